@@ -1,0 +1,129 @@
+"""The columns of SPEC §1 and §2, and how export headers are matched to them.
+
+Headers match case-, space- and punctuation-insensitively, so ``account id``, ``Account_ID``
+and ``ACCOUNT ID`` are all the spec's ``Account ID``; the aliases cover Salesforce and
+HubSpot exports as they come out of the CRM.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .settings import FACTORS
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    kind: str  # id, text, number, fraction, whole, date, status
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    crm_owned: bool = False  # refreshed from the export on a rebuild (SPEC §6)
+
+
+ACCOUNT_COLUMNS: tuple[Column, ...] = (
+    Column("Account ID", "id", True, ("Record ID", "Company ID", "Account Number"), True),
+    Column("Account", "text", True, ("Account Name", "Company name", "Company"), True),
+    Column("Owner", "text", False, ("Account Owner", "Company owner", "Owner Name", "Sales Rep"), True),
+    Column("Revenue", "number", True, ("Annual Revenue", "Revenue (TTM)", "Trailing Revenue"), True),
+    Column("Margin", "fraction", False, ("Gross Margin",)),
+    Column("Hours", "number", False, ("Hours Spent", "Time Spent", "Maintenance Hours")),
+    Column("Aggravation", "whole", False, ("Aggravation Factor",)),
+)
+
+PIPELINE_COLUMNS: tuple[Column, ...] = (
+    Column("Opportunity ID", "id", True, ("Record ID", "Deal ID", "Opportunity Number"), True),
+    Column("Opportunity", "text", False, ("Opportunity Name", "Deal Name"), True),
+    Column("Account", "text", False, ("Account Name", "Company name", "Associated Company", "Company"), True),
+    Column("Owner", "text", False, ("Opportunity Owner", "Deal owner", "Owner Name", "Sales Rep"), True),
+    Column("Stage", "text", False, ("Deal Stage", "Sales Stage"), True),
+    Column("Amount", "number", True, ("Deal Amount", "Opportunity Amount"), True),
+    Column("Probability", "fraction", False, ("Deal probability", "Win Probability")),
+    *(Column(name, "whole") for name in FACTORS),
+    Column("Est. Hours", "number", False, ("Estimated Hours", "Hours Needed")),
+    Column("Close Date", "date", False, ("Expected Close Date", "Closing Date"), True),
+    Column("Last Contact", "date", False, ("Last Activity", "Last Activity Date", "Last Contacted")),
+    Column("Follow-ups", "whole", False, ("Follow ups", "Number of Follow-ups")),
+    Column("Status", "status", False, ()),
+    Column("Lost Reason", "text", False, ("Loss Reason", "Closed Lost Reason", "Reason Lost")),
+)
+
+ACCOUNT_DERIVED: tuple[str, ...] = ("Effective Hours", "ROT", "Segment", "Action", "Issues")
+PIPELINE_DERIVED: tuple[str, ...] = (
+    "Engagement", "Expected Value", "Opportunity ROT", "Priority", "Next Follow-up", "Overdue", "Issues",
+)
+
+STATUSES: tuple[str, ...] = ("Open", "Won", "Lost")
+
+
+class MissingColumnsError(ValueError):
+    """A file lacks required columns; the message names what is missing and what was found."""
+
+    def __init__(self, missing: list[str], found: list[str], source: str = "the data"):
+        self.missing, self.found, self.source = missing, found, source
+        hints = []
+        for name in missing:
+            close = closest_header(name, found)
+            if close:
+                hints.append(f'did you mean "{close}" for "{name}"?')
+        found_text = ", ".join(f'"{f}"' for f in found) if found else "no columns at all"
+        message = (
+            f"{source}: missing required column(s) {', '.join(repr(m) for m in missing)}; "
+            f"found {found_text}"
+        )
+        if hints:
+            message += "; " + "; ".join(hints)
+        super().__init__(message)
+
+
+def normalise(header: object) -> str:
+    """The matching key of a header: letters and digits only, case-folded."""
+    return re.sub(r"[\W_]+", "", str(header).casefold())
+
+
+def is_percent_header(header: object) -> bool:
+    """A column whose header carries "%" holds percentages (60 means 0.6)."""
+    return "%" in str(header)
+
+
+def closest_header(name: str, found: list[str]) -> str | None:
+    keys = {normalise(f): f for f in found}
+    match = difflib.get_close_matches(normalise(name), list(keys), n=1, cutoff=0.6)
+    return keys[match[0]] if match else None
+
+
+def resolve(headers: list[object], columns: tuple[Column, ...], source: str = "the data") -> dict[str, object]:
+    """Map each spec header to the matching header in ``headers``.
+
+    The spec's own header wins over an alias; among aliases, the first listed wins. A
+    header is used for one field only. Raises MissingColumnsError when a required field
+    has no match.
+    """
+    by_key: dict[str, object] = {}
+    for h in headers:
+        by_key.setdefault(normalise(h), h)
+    taken: set[str] = set()
+    mapping: dict[str, object] = {}
+    # Two passes so that an exact header ("Account") is never taken as another field's
+    # alias before its own field gets to it.
+    for exact in (True, False):
+        for col in columns:
+            if col.header in mapping:
+                continue
+            names = (col.header,) if exact else col.aliases
+            for name in names:
+                key = normalise(name)
+                if key in by_key and key not in taken:
+                    mapping[col.header] = by_key[key]
+                    taken.add(key)
+                    break
+    missing = [c.header for c in columns if c.required and c.header not in mapping]
+    if missing:
+        raise MissingColumnsError(missing, [str(h) for h in headers], source)
+    return mapping
+
+
+def column(columns: tuple[Column, ...], header: str) -> Column:
+    return next(c for c in columns if c.header == header)
