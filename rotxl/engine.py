@@ -36,6 +36,9 @@ ACTIONS: dict[str, str] = {
 FOCUS: dict[str, str] = {"A": "Work", "B": "Work", "C": "Dump", "D": "Work", "E": "Dump"}
 PRIORITIES: tuple[str, ...] = ("Pursue", "Nurture", "Deprioritize")
 CONTACT_NOW = "Contact now"
+NO_ENGAGEMENT = "No probability or engagement scores"
+# Named cells of the five factor weights on the Settings sheet, in the order of FACTORS.
+WEIGHT_NAMES: tuple[str, ...] = ("WeightAccess", "WeightEvent", "WeightBudget", "WeightFit", "WeightRelationship")
 NOT_IN_EXPORT = "Not in latest export"
 
 # Excel's date serial 0; serial numbers in date columns count from here (1900 date system).
@@ -133,6 +136,10 @@ class Issues:
         if mask.any():
             self.rules.append((np.asarray(mask, dtype=bool), message))
 
+    def exclude(self, rows: np.ndarray) -> None:
+        """Rows that raise no issue at all (a completely empty table row)."""
+        self.rules = [(m & ~rows, msg) for m, msg in self.rules]
+
     def any(self) -> np.ndarray:
         if not self.rules:
             return np.zeros(self.n, dtype=bool)
@@ -179,6 +186,62 @@ def check_id(issues: Issues, ids: pd.Series, blank: np.ndarray, col: Column) -> 
     issues.add(dup, f"Duplicate {col.header} " + ids)
 
 
+# The Issues column as a native formula: one IF per rule above, each giving "; message" or "",
+# joined with & and the leading "; " cut off by MID (TEXTJOIN is not in Excel 2016).
+
+
+def this_row(table: str):
+    """``ref("Hours")`` -> ``Accounts[[#This Row],[Hours]]`` (the file form of [@Hours])."""
+    return lambda header: f"{table}[[#This Row],[{_escape(header)}]]"
+
+
+def _escape(header: str) -> str:
+    return "".join("'" + ch if ch in "[]#'" else ch for ch in header)
+
+
+def xl_text(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _issue(message: str) -> str:
+    return xl_text("; " + message)
+
+
+def check_number_formula(ref, col: Column, low: float = 0.0, high: float | None = None) -> str:
+    """Mirrors check_number: ISNUMBER is Excel's own "is this a number"."""
+    x = ref(col.header)
+    on_blank = _issue(f"{col.header} is required") if col.required else '""'
+    if col.kind == "fraction":
+        msg = _issue(f"{col.header} must be a fraction 0–1")
+        return f'IF(TRIM({x})="",{on_blank},IF(ISNUMBER({x}),IF(OR({x}<0,{x}>1),{msg},""),{msg}))'
+    if col.kind == "whole":
+        span = f"{low:g}–{high:g}" if high is not None else f"≥ {low:g}"
+        msg = _issue(f"{col.header} must be a whole number {span}")
+        upper = f",{x}>{high:g}" if high is not None else ""
+        return f'IF(TRIM({x})="",{on_blank},IF(ISNUMBER({x}),IF(OR({x}<>INT({x}),{x}<{low:g}{upper}),{msg},""),{msg}))'
+    return (f'IF(TRIM({x})="",{on_blank},IF(ISNUMBER({x}),IF({x}<{low:g},{_issue(f"{col.header} must be ≥ {low:g}")},""),'
+            f'{_issue(f"{col.header} must be a number")}))')
+
+
+def check_date_formula(ref, header: str) -> str:
+    x = ref(header)
+    return f'IF(TRIM({x})="","",IF(ISNUMBER({x}),"",{_issue(f"{header} must be a date")}))'
+
+
+def check_id_formula(table: str, ref, col: Column) -> str:
+    """Blank, or the same ID (exactly, after trimming) on another row. EXACT is case-sensitive, as CRM IDs are."""
+    x = ref(col.header)
+    column = f"{table}[{_escape(col.header)}]"
+    return (f'IF(TRIM({x})="",{_issue(f"{col.header} is required")},'
+            f'IF(SUMPRODUCT(--EXACT(TRIM({column}),TRIM({x})))>1,{_issue(f"Duplicate {col.header} ")}&TRIM({x}),""))')
+
+
+def issues_formula(ref, parts: list[str], inputs: tuple[str, str]) -> str:
+    first, last = inputs
+    row = ref(first).replace(f"[{_escape(first)}]]", f"[{_escape(first)}]:[{_escape(last)}]]")
+    return f'=IF(COUNTA({row})=0,"",MID({"&".join(parts)},3,32767))'
+
+
 def percentile_inc(values: np.ndarray, q: float) -> float:
     """Excel's PERCENTILE.INC (numpy's default linear method); NaN when there are no values."""
     values = values[~np.isnan(values)]
@@ -189,6 +252,11 @@ def _cols(df: pd.DataFrame, columns: tuple[Column, ...]) -> dict[str, pd.Series]
     mapping = schema.resolve(list(df.columns), columns)
     blank = pd.Series([None] * len(df), index=df.index, dtype=object)
     return {c.header: (df[mapping[c.header]] if c.header in mapping else blank) for c in columns}
+
+
+def _empty_rows(cols: dict[str, pd.Series]) -> np.ndarray:
+    """Rows with no input at all: a table's spare row, not a row with issues."""
+    return np.logical_and.reduce([parse_text(c)[1] for c in cols.values()])
 
 
 def _output(df: pd.DataFrame, derived: dict[str, object], names: tuple[str, ...]) -> pd.DataFrame:
@@ -207,11 +275,22 @@ def effective_hours(hours: np.ndarray, aggravation: np.ndarray, weight: float) -
     return hours * (1 + weight * (agg - 1))
 
 
+def effective_hours_formula(ref) -> str:
+    hours, agg = ref("Hours"), ref("Aggravation")
+    return (f'=IF(OR({ref("Issues")}<>"",TRIM({hours})=""),"",'
+            f'{hours}*(1+AggravationWeight*(IF(TRIM({agg})="",1,{agg})-1)))')
+
+
 def rot(revenue: np.ndarray, margin: np.ndarray, eh: np.ndarray) -> np.ndarray:
     """ROT = revenue × margin ÷ EH; blank margin is 1; undefined (NaN) when EH is 0."""
     m = np.where(np.isnan(margin), 1.0, margin)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(eh == 0, np.nan, revenue * m / eh)
+
+
+def rot_formula(ref) -> str:
+    eh, margin = ref("Effective Hours"), ref("Margin")
+    return f'=IF(OR({eh}="",{eh}=0),"",{ref("Revenue")}*IF(TRIM({margin})="",1,{margin})/{eh})'
 
 
 def segment(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
@@ -229,8 +308,61 @@ def segment(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high
     return seg
 
 
+def segment_formula(ref) -> str:
+    """Blank while a threshold is missing or RevenueFloor > RevenueHigh (the Settings sheet says why)."""
+    rev, eh = ref("Revenue"), ref("Effective Hours")
+    return (f'=IF(OR({eh}="",NOT(ISNUMBER(RevenueHigh)),NOT(ISNUMBER(RevenueFloor)),NOT(ISNUMBER(HoursHigh)),'
+            f'RevenueFloor>RevenueHigh),"",IF({rev}<RevenueFloor,"C",IF(AND({rev}>=RevenueHigh,{eh}<=HoursHigh),"A",'
+            f'IF({rev}>=RevenueHigh,"D",IF({eh}<=HoursHigh,"B","E")))))')
+
+
 def action(seg: np.ndarray) -> np.ndarray:
     return pd.Series(seg, dtype=object).map(ACTIONS).to_numpy(dtype=object)
+
+
+def action_formula(ref) -> str:
+    seg = ref("Segment")
+    texts = ",".join(xl_text(ACTIONS[k]) for k in "ABCDE")
+    return f'=IF({seg}="","",CHOOSE(CODE({seg})-64,{texts}))'
+
+
+def account_issues_formula(ref) -> str:
+    spec = {c.header: c for c in ACCOUNT_COLUMNS}
+    parts = [
+        check_id_formula("Accounts", ref, spec["Account ID"]),
+        f'IF(TRIM({ref("Account")})="",{_issue("Account is required")},"")',
+        check_number_formula(ref, spec["Revenue"]),
+        check_number_formula(ref, spec["Margin"]),
+        check_number_formula(ref, spec["Hours"]),
+        check_number_formula(ref, spec["Aggravation"], 1, 5),
+    ]
+    return issues_formula(ref, parts, (ACCOUNT_COLUMNS[0].header, ACCOUNT_COLUMNS[-1].header))
+
+
+def account_formulas() -> dict[str, str]:
+    """The native formula of every derived Accounts column, in table order."""
+    ref = this_row("Accounts")
+    return {
+        "Effective Hours": effective_hours_formula(ref),
+        "ROT": rot_formula(ref),
+        "Segment": segment_formula(ref),
+        "Action": action_formula(ref),
+        "Issues": account_issues_formula(ref),
+    }
+
+
+def _valid_percentile_formula(table: str, column: str, q: float, extra: str = "") -> str:
+    """PERCENTILE.INC over the valid rows (Issues blank, value a number): an array formula."""
+    values = f"{table}[{_escape(column)}]"
+    return f'=IFERROR(_xlfn.PERCENTILE.INC(IF(({table}[Issues]="")*ISNUMBER({values}){extra},{values}),{q}),"")'
+
+
+def account_threshold_formulas() -> dict[str, str]:
+    return {
+        "RevenueHigh": _valid_percentile_formula("Accounts", "Revenue", REVENUE_HIGH_PCT),
+        "RevenueFloor": _valid_percentile_formula("Accounts", "Revenue", REVENUE_FLOOR_PCT),
+        "HoursHigh": _valid_percentile_formula("Accounts", "Effective Hours", HOURS_HIGH_PCT),
+    }
 
 
 @dataclass
@@ -258,7 +390,9 @@ def _read_accounts(df: pd.DataFrame, s: Settings) -> _Accounts:
     check_number(issues, hours, spec["Hours"])
     agg = parse_numbers(cols["Aggravation"])
     check_number(issues, agg, spec["Aggravation"], 1, 5)
-    valid = ~issues.any()
+    empty = _empty_rows(cols)
+    issues.exclude(empty)
+    valid = ~issues.any() & ~empty
     eh = np.where(valid, effective_hours(hours.values, agg.values, s.aggravation_weight), np.nan)
     return _Accounts(revenue.values, margin.values, hours.values, eh, issues, valid)
 
@@ -322,8 +456,20 @@ def engagement(probability: np.ndarray, scores: list[np.ndarray], weights: tuple
     return np.where(np.isnan(probability), from_scores, probability)
 
 
+def engagement_formula(ref) -> str:
+    prob = ref("Probability")
+    num = "+".join(f'{w}*IF(ISNUMBER({ref(f)}),{ref(f)},0)' for w, f in zip(WEIGHT_NAMES, FACTORS))
+    den = "+".join(f'IF(ISNUMBER({ref(f)}),{w},0)' for w, f in zip(WEIGHT_NAMES, FACTORS))
+    return f'=IF({ref("Issues")}<>"","",IF(ISNUMBER({prob}),{prob},({num})/(5*({den}))))'
+
+
 def expected_value(amount: np.ndarray, p: np.ndarray) -> np.ndarray:
     return amount * p
+
+
+def expected_value_formula(ref) -> str:
+    p = ref("Engagement")
+    return f'=IF({p}="","",{ref("Amount")}*{p})'
 
 
 def opportunity_rot(ev: np.ndarray, est_hours: np.ndarray, default_hours: float) -> np.ndarray:
@@ -333,6 +479,12 @@ def opportunity_rot(ev: np.ndarray, est_hours: np.ndarray, default_hours: float)
         return np.where(hours == 0, np.nan, ev / hours)
 
 
+def opportunity_rot_formula(ref) -> str:
+    est, ev = ref("Est. Hours"), ref("Expected Value")
+    hours = f'IF(TRIM({est})="",DefaultDealHours,{est})'
+    return f'=IF({ev}="","",IF({hours}=0,"",{ev}/{hours}))'
+
+
 def priority(p: np.ndarray, amount: np.ndarray, p_min: float, amount_min: float, big_deal: float) -> np.ndarray:
     """Pursue / Nurture / Deprioritize (for open rows; the caller blanks the others)."""
     return np.select(
@@ -340,9 +492,74 @@ def priority(p: np.ndarray, amount: np.ndarray, p_min: float, amount_min: float,
     ).astype(object)
 
 
+def _open_formula(ref) -> str:
+    status = ref("Status")
+    return f'OR(TRIM({status})="",TRIM({status})="Open")'
+
+
+def priority_formula(ref) -> str:
+    p, amount = ref("Engagement"), ref("Amount")
+    return (f'=IF(OR({p}="",NOT({_open_formula(ref)})),"",IF(AND({p}>=PMin,{amount}>=AmountMin),"Pursue",'
+            f'IF({amount}>=BigDealAmount,"Nurture","Deprioritize")))')
+
+
 def next_follow_up(last_contact: np.ndarray, cadence_days: int) -> np.ndarray:
     """Last Contact + CadenceDays (datetime64[D]); NaT where there was no contact."""
     return last_contact + np.timedelta64(int(cadence_days), "D")
+
+
+def next_follow_up_formula(ref) -> str:
+    last = ref("Last Contact")
+    return (f'=IF(OR({ref("Engagement")}="",NOT({_open_formula(ref)})),"",'
+            f'IF(TRIM({last})="",{xl_text(CONTACT_NOW)},{last}+CadenceDays))')
+
+
+def overdue_formula(ref) -> str:
+    nxt = ref("Next Follow-up")
+    return f'=IF({nxt}="","",IF(ISNUMBER({nxt}),AsOf>{nxt},FALSE))'
+
+
+def pipeline_issues_formula(ref) -> str:
+    spec = {c.header: c for c in PIPELINE_COLUMNS}
+    status, prob = ref("Status"), ref("Probability")
+    scored = "+".join(f'IF(ISNUMBER({ref(f)}),{w},0)' for w, f in zip(WEIGHT_NAMES, FACTORS))
+    parts = [
+        check_id_formula("Pipeline", ref, spec["Opportunity ID"]),
+        check_number_formula(ref, spec["Amount"]),
+        check_number_formula(ref, spec["Probability"]),
+        *(check_number_formula(ref, spec[f], 0, 5) for f in FACTORS),
+        check_number_formula(ref, spec["Est. Hours"]),
+        check_date_formula(ref, "Close Date"),
+        check_date_formula(ref, "Last Contact"),
+        check_number_formula(ref, spec["Follow-ups"], 0),
+        f'IF(OR(TRIM({status})="",TRIM({status})="Open",TRIM({status})="Won",TRIM({status})="Lost"),"",'
+        f'{_issue("Status must be Open, Won or Lost")})',
+        f'IF(AND(TRIM({status})="Lost",TRIM({ref("Lost Reason")})=""),{_issue("Lost needs a reason")},"")',
+        f'IF(AND(TRIM({prob})="",({scored})=0),{_issue(NO_ENGAGEMENT)},"")',
+    ]
+    return issues_formula(ref, parts, (PIPELINE_COLUMNS[0].header, PIPELINE_COLUMNS[-1].header))
+
+
+def pipeline_formulas() -> dict[str, str]:
+    """The native formula of every derived Pipeline column, in table order."""
+    ref = this_row("Pipeline")
+    return {
+        "Engagement": engagement_formula(ref),
+        "Expected Value": expected_value_formula(ref),
+        "Opportunity ROT": opportunity_rot_formula(ref),
+        "Priority": priority_formula(ref),
+        "Next Follow-up": next_follow_up_formula(ref),
+        "Overdue": overdue_formula(ref),
+        "Issues": pipeline_issues_formula(ref),
+    }
+
+
+def pipeline_threshold_formulas() -> dict[str, str]:
+    open_rows = '*((TRIM(Pipeline[Status])="")+(TRIM(Pipeline[Status])="Open"))'
+    return {
+        "AmountMin": _valid_percentile_formula("Pipeline", "Amount", AMOUNT_MIN_PCT, open_rows),
+        "BigDealAmount": _valid_percentile_formula("Pipeline", "Amount", BIG_DEAL_PCT, open_rows),
+    }
 
 
 def parse_status(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -389,8 +606,10 @@ def _read_pipeline(df: pd.DataFrame, s: Settings) -> _Pipeline:
     issues.add(bad_status, "Status must be Open, Won or Lost")
     issues.add((status == "Lost") & parse_text(cols["Lost Reason"])[1], "Lost needs a reason")
     p = engagement(prob.values, scores, s.weights)
-    issues.add(np.isnan(p) & ~prob.bad, "No probability or engagement scores")
-    valid = ~issues.any()
+    issues.add(np.isnan(p) & ~prob.bad, NO_ENGAGEMENT)
+    empty = _empty_rows(cols)
+    issues.exclude(empty)
+    valid = ~issues.any() & ~empty
     return _Pipeline(amount.values, np.where(valid, p, np.nan), est.values, last.values, status, issues, valid)
 
 

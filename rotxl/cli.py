@@ -1,0 +1,250 @@
+"""The ``rotxl`` command: a thin layer over rotxl.io and the engine.
+
+Exit codes: 0 when the file was processed (rows with issues included); 2 when nothing was
+written because the input cannot be read, lacks required columns, the settings contradict
+or the output is not .csv/.xlsx; 1 when the result could not be saved (disk, permissions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import NoReturn
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from . import __version__
+from .engine import CONTACT_NOW, PRIORITIES, classify_accounts, score_pipeline
+from .io import (
+    NUMBER_FORMATS, PERCENT_FORMAT, OutputError, ReadError, check_output, read_accounts, read_pipeline, write_table,
+)
+from .schema import MissingColumnsError
+from .settings import Settings, SettingsError
+
+SHOWN_ROWS = 50
+ACCOUNT_VIEW = ("Account ID", "Account", "Owner", "Revenue", "Hours", "Effective Hours", "ROT", "Segment", "Action", "Issues")
+PIPELINE_VIEW = (
+    "Opportunity ID", "Opportunity", "Account", "Owner", "Amount", "Engagement", "Expected Value",
+    "Opportunity ROT", "Priority", "Next Follow-up", "Overdue", "Issues",
+)
+
+
+class Stop(Exception):
+    """A problem with the input or settings: report it and exit 2, writing nothing."""
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"rotxl: {message}", err=True)
+    raise SystemExit(code)
+
+
+def _run(
+    file: Path,
+    output: Path | None,
+    read: Callable[[Path], pd.DataFrame],
+    process: Callable[[pd.DataFrame, Settings], pd.DataFrame],
+    summary: Callable[[pd.DataFrame], list[str]],
+    view: tuple[str, ...],
+    sheet: str,
+    settings: Callable[[], Settings],
+) -> None:
+    try:
+        if output is not None:
+            check_output(output)  # before any work, so a typo in -o costs nothing
+            if not output.parent.is_dir():
+                raise Stop(f"{output}: the folder {output.parent} does not exist")
+        s = settings()
+        df = read(file)
+        result = process(df, s)
+    except (ReadError, MissingColumnsError, SettingsError, OutputError, Stop) as e:
+        _fail(str(e), 2)
+    lines = [f"Read {len(df)} rows from {file.name}.", *_issue_lines(result), *summary(result)]
+    if output is None:
+        _print_table(result, view)
+    else:
+        try:
+            write_table(result, output, sheet=sheet)
+        except OSError as e:
+            _fail(f"cannot write {output}: {e.strerror or e}; nothing was written", 1)
+        lines.append(f"Wrote {len(result)} rows to {output}.")
+    click.echo("\n".join(lines), err=True)
+
+
+def _issue_lines(result: pd.DataFrame) -> list[str]:
+    issues = result["Issues"].fillna("").astype(str)
+    flagged = issues[issues != ""]
+    lines = [f"Rows with issues: {len(flagged)} (their derived values are left blank)."]
+    # "Duplicate Account ID ACC-7" and "... ACC-9" are one kind of issue.
+    kinds = Counter(
+        re.sub(r"^(Duplicate .+ ID) .*$", r"\1", part) for text in flagged for part in text.split("; ")
+    )
+    lines += [f"  {n} × {text}" for text, n in kinds.most_common(5)]
+    if len(kinds) > 5:
+        lines.append(f"  ... and {len(kinds) - 5} other kinds of issue")
+    return lines
+
+
+def _number(value: float, fmt: str | None = None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a (no valid rows)"
+    return f"{value:.1%}" if fmt == PERCENT_FORMAT else f"{value:,.2f}"
+
+
+def _threshold_line(result: pd.DataFrame, given: dict[str, object]) -> str:
+    parts = []
+    for name, value in result.attrs.get("thresholds", {}).items():
+        fmt = PERCENT_FORMAT if name == "PMin" else None
+        how = "set" if given.get(name) is not None else "computed"
+        if name == "PMin":
+            how = "set" if given.get(name) is not None else "default"
+        parts.append(f"{name} {_number(value, fmt)} ({how})")
+    return "Thresholds: " + ", ".join(parts) + "."
+
+
+def _account_summary(given: dict[str, object]) -> Callable[[pd.DataFrame], list[str]]:
+    def summary(result: pd.DataFrame) -> list[str]:
+        ok = result["Issues"].fillna("").astype(str) == ""
+        seg = result["Segment"].where(result["Segment"].notna(), None)
+        counts = Counter(seg[ok].dropna())
+        parts = [f"{s} {counts.get(s, 0)}" for s in "ABCDE"]
+        awaiting = int((ok & seg.isna()).sum())
+        return [f"Segments: {', '.join(parts)}; awaiting hours {awaiting}.", _threshold_line(result, given)]
+
+    return summary
+
+
+def _pipeline_summary(given: dict[str, object]) -> Callable[[pd.DataFrame], list[str]]:
+    def summary(result: pd.DataFrame) -> list[str]:
+        counts = Counter(result["Priority"].dropna())
+        parts = [f"{p} {counts.get(p, 0)}" for p in PRIORITIES]
+        overdue = int(result["Overdue"].fillna(False).astype(bool).sum())
+        contact_now = int((result["Next Follow-up"].astype(object) == CONTACT_NOW).sum())
+        as_of = result.attrs.get("as_of")
+        return [
+            f"Priority (open rows): {', '.join(parts)}.",
+            f"Follow-ups as of {as_of}: {overdue} overdue, {contact_now} to contact now (no last contact).",
+            _threshold_line(result, given),
+        ]
+
+    return summary
+
+
+def _cell(value: object, header: str) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    fmt = NUMBER_FORMATS.get(header)
+    if isinstance(value, (int, float)) and fmt and fmt != "yyyy-mm-dd":
+        return f"{value:.1%}" if fmt == PERCENT_FORMAT else f"{value:,.2f}"
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _print_table(result: pd.DataFrame, view: tuple[str, ...]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    columns = [c for c in view if c in result.columns]
+    table = Table(show_lines=False, header_style="bold")
+    for c in columns:
+        numeric = NUMBER_FORMATS.get(c) not in (None, "yyyy-mm-dd")
+        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
+    for _, row in result.head(SHOWN_ROWS).iterrows():
+        # Text(), not markup: a CRM name like "[bold]x" must print as typed.
+        table.add_row(*(Text(_cell(row[c], c)) for c in columns))
+    console = Console()
+    console.print(table)
+    more = len(result) - SHOWN_ROWS
+    hidden = len(result.columns) - len(columns)
+    notes = []
+    if more > 0:
+        notes.append(f"... and {more} more rows.")
+    if hidden > 0:
+        notes.append(f"{hidden} more columns not shown.")
+    notes.append("Use -o FILE.xlsx or -o FILE.csv to save every row and column.")
+    console.print(Text(" ".join(notes)))
+
+
+# ---------------------------------------------------------------- commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rotxl")
+def main() -> None:
+    """Return on selling time: rank accounts A–E and score the pipeline from a CRM export."""
+
+
+_output = click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to this .csv or .xlsx file (default: show a table).",
+)
+_file = click.argument("file", type=click.Path(path_type=Path))
+
+
+@main.command()
+@_file
+@_output
+@click.option("--revenue-high", type=float, help="Revenue at or above this is high (default: 70th percentile).")
+@click.option("--revenue-floor", type=float, help="Revenue below this is a low producer (default: 20th percentile).")
+@click.option("--hours-high", type=float, help="Effective hours above this is high maintenance (default: median).")
+@click.option("--aggravation-weight", type=float, help="How much one step of aggravation inflates hours (default 0.25).")
+def classify(
+    file: Path,
+    output: Path | None,
+    revenue_high: float | None,
+    revenue_floor: float | None,
+    hours_high: float | None,
+    aggravation_weight: float | None,
+) -> None:
+    """Segment the accounts in FILE (CSV or XLSX) A–E by revenue and effective hours."""
+    given = {"RevenueHigh": revenue_high, "RevenueFloor": revenue_floor, "HoursHigh": hours_high}
+    _run(
+        file, output, read_accounts, classify_accounts, _account_summary(given), ACCOUNT_VIEW, "Accounts",
+        lambda: Settings().with_(
+            revenue_high=revenue_high, revenue_floor=revenue_floor, hours_high=hours_high,
+            aggravation_weight=aggravation_weight,
+        ),
+    )
+
+
+@main.command()
+@_file
+@_output
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge overdue follow-ups on this date (default: today).")
+@click.option("--p-min", type=click.FloatRange(0, 1), help="Engagement below this is too low (default 0.20).")
+@click.option("--amount-min", type=float, help="Amount below this is too low (default: 25th percentile of open deals).")
+@click.option("--big-deal-amount", type=float, help="Amount worth nurturing at low engagement (default: 90th percentile).")
+@click.option("--default-deal-hours", type=float, help="Selling hours of a deal with no Est. Hours (default 10).")
+@click.option("--cadence-days", type=int, help="Days between follow-ups (default 10).")
+def score(
+    file: Path,
+    output: Path | None,
+    as_of: dt.datetime | None,
+    p_min: float | None,
+    amount_min: float | None,
+    big_deal_amount: float | None,
+    default_deal_hours: float | None,
+    cadence_days: int | None,
+) -> None:
+    """Score the opportunities in FILE (CSV or XLSX): engagement, expected value, priority, follow-up."""
+    given = {"PMin": p_min, "AmountMin": amount_min, "BigDealAmount": big_deal_amount}
+    _run(
+        file, output, read_pipeline, score_pipeline, _pipeline_summary(given), PIPELINE_VIEW, "Pipeline",
+        lambda: Settings().with_(
+            p_min=p_min, amount_min=amount_min, big_deal_amount=big_deal_amount,
+            default_deal_hours=default_deal_hours, cadence_days=cadence_days,
+            as_of=as_of.date() if as_of else None,
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
