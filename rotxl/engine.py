@@ -242,10 +242,40 @@ def issues_formula(ref, parts: list[str], inputs: tuple[str, str]) -> str:
     return f'=IF(COUNTA({row})=0,"",MID({"&".join(parts)},3,32767))'
 
 
+# Spreadsheets compare numbers that differ only in the last bits as equal (LibreOffice's
+# approxEqual, Excel's 15 significant digits): 6.4 × 1.75 is 11.200000000000001 in binary, yet
+# "<= 11.2" in a cell. The engine compares thresholds the same way so segments and priorities
+# agree with the workbook at the boundaries.
+_APPROX = 2.0**-48
+
+
+def approx_eq(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (a == b) | (np.abs(a - b) < np.minimum(np.abs(a), np.abs(b)) * _APPROX)
+
+
+def ge(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    return (a >= b) | approx_eq(a, b)
+
+
+def le(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    return (a <= b) | approx_eq(a, b)
+
+
+def lt(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    return (a < b) & ~approx_eq(a, b)
+
+
 def percentile_inc(values: np.ndarray, q: float) -> float:
     """Excel's PERCENTILE.INC (numpy's default linear method); NaN when there are no values."""
-    values = values[~np.isnan(values)]
-    return float(np.quantile(values, q)) if values.size else float("nan")
+    values = np.sort(values[~np.isnan(values)])
+    if not values.size:
+        return float("nan")
+    # Excel's own interpolation, x[k] + (h − k)(x[k+1] − x[k]); numpy's lerp rounds differently.
+    h = (values.size - 1) * q
+    k = int(np.floor(h))
+    upper = values[min(k + 1, values.size - 1)]
+    return float(values[k] + (h - k) * (upper - values[k]))
 
 
 def _cols(df: pd.DataFrame, columns: tuple[Column, ...]) -> dict[str, pd.Series]:
@@ -296,10 +326,10 @@ def rot_formula(ref) -> str:
 def segment(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
     """A–E in the spec's order; None where revenue, EH or a threshold is missing."""
     check_floor_below_high(revenue_floor, revenue_high)
-    low_time = eh <= hours_high
-    high_rev = revenue >= revenue_high
+    low_time = le(eh, hours_high)
+    high_rev = ge(revenue, revenue_high)
     seg = np.select(
-        [revenue < revenue_floor, high_rev & low_time, high_rev, low_time],
+        [lt(revenue, revenue_floor), high_rev & low_time, high_rev, low_time],
         ["C", "A", "D", "B"],
         "E",
     ).astype(object)
@@ -488,7 +518,7 @@ def opportunity_rot_formula(ref) -> str:
 def priority(p: np.ndarray, amount: np.ndarray, p_min: float, amount_min: float, big_deal: float) -> np.ndarray:
     """Pursue / Nurture / Deprioritize (for open rows; the caller blanks the others)."""
     return np.select(
-        [(p >= p_min) & (amount >= amount_min), amount >= big_deal], ["Pursue", "Nurture"], "Deprioritize"
+        [ge(p, p_min) & ge(amount, amount_min), ge(amount, big_deal)], ["Pursue", "Nurture"], "Deprioritize"
     ).astype(object)
 
 

@@ -53,6 +53,23 @@ def percentile_inc(values, q):
     return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
 
 
+def approx_eq(a, b):
+    """As a spreadsheet compares: equal but for the last bits of the binary fraction."""
+    return a == b or abs(a - b) < min(abs(a), abs(b)) * 2.0**-48
+
+
+def GE(a, b):
+    return a >= b or approx_eq(a, b)
+
+
+def LE(a, b):
+    return a <= b or approx_eq(a, b)
+
+
+def LT(a, b):
+    return a < b and not approx_eq(a, b)
+
+
 def whole(v, low, high=None):
     return v is not None and v == int(v) and v >= low and (high is None or v <= high)
 
@@ -111,13 +128,13 @@ def classify(rows, weight=0.25, revenue_high=None, revenue_floor=None, hours_hig
         if not issues and eh is not None and revenue is not None:
             row["ROT"] = None if eh == 0 else revenue * margin / eh
             if None not in (high, floor, hh):
-                if revenue < floor:
+                if LT(revenue, floor):
                     seg = "C"
-                elif revenue >= high and eh <= hh:
+                elif GE(revenue, high) and LE(eh, hh):
                     seg = "A"
-                elif revenue >= high and eh > hh:
+                elif GE(revenue, high) and not LE(eh, hh):
                     seg = "D"
-                elif eh <= hh:
+                elif LE(eh, hh):
                     seg = "B"
                 else:
                     seg = "E"
@@ -210,9 +227,9 @@ def score(rows, as_of, weights=(3, 2, 2, 2, 1), p_min=0.2, amount_min=None, big_
             hours = default_hours if est is None else est
             row.update({"Engagement": p, "Expected Value": ev, "Opportunity ROT": None if hours == 0 else ev / hours})
             if status == "Open":
-                if p >= p_min and amount >= amin:
+                if GE(p, p_min) and GE(amount, amin):
                     row["Priority"] = "Pursue"
-                elif amount >= big:
+                elif GE(amount, big):
                     row["Priority"] = "Nurture"
                 else:
                     row["Priority"] = "Deprioritize"
