@@ -24,7 +24,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyl
 
 from . import dashboard, engine
 from .files import atomic_write
-from .io import _xlsx_column as excel_values  # TODO rename
+from .io import typed_values
 from .schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column
 from .settings import DEFAULT_WEIGHTS, FACTORS, Settings
 
@@ -196,7 +196,7 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
     headers = list(inputs.columns) + list(formulas)
     ws.append(headers)
     n = max(len(inputs), 1)  # an Excel table needs at least one data row
-    columns = [excel_values(inputs[h]) for h in inputs.columns]
+    columns = [typed_values(inputs[h]) for h in inputs.columns]
     money = money_format(currency)
     for j, h in enumerate(headers, start=1):
         fmt = money if h in MONEY_COLUMNS else NUMBER_FORMATS.get(h)

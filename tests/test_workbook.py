@@ -1,0 +1,271 @@
+"""Built workbooks, recalculated by LibreOffice, against the engine: every derived cell."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+import rotxl
+from rotxl import Settings, dashboard, metrics, workbook
+from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
+from rotxl.settings import FACTORS
+from spreadsheet import cells, mismatches, recalculate, same, sheet
+
+AS_OF = dt.date(2026, 1, 20)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def edge_accounts() -> pd.DataFrame:
+    rows = [
+        ("ACC-1", "At revenue high, at hours high", 5000, None, 10, None),
+        ("ACC-2", "At the floor exactly", 1000, None, 4, 1),
+        ("ACC-3", "Just under the floor", 999.99, None, 4, None),
+        ("ACC-4", "High revenue, one hour over", 5000, 0.5, 11, None),
+        ("ACC-5", "Zero hours", 3000, None, 0, None),
+        ("ACC-6", "Awaiting hours", 2500, None, None, None),
+        ("ACC-7", "Duplicate one", 4000, None, 5, 2),
+        ("ACC-7", "Duplicate two", 4100, None, 6, None),
+        ("acc-7", "Same ID, other case", 4200, None, 6, None),
+        ("ACC-10", "=HYPERLINK(\"http://evil.example\",\"Click\")", 1500, None, 3, None),
+        ("ACC-11", "@SUM(A1:A9)", 1600, None, 3, None),
+        ("ACC-12", "+cmd|' /C calc'!A0", 1700, None, 3, None),
+        ("ACC-13", "Zoë Ünïcödé 株式会社 🚀", 1800, "40%", 3, "3"),
+        ("ACC-14", "Revenue typed 12k", "12k", None, 3, None),
+        ("ACC-15", "Negative hours", 2000, None, -5, None),
+        ("ACC-16", "Aggravation seven", 2000, None, 5, 7),
+        ("ACC-17", "Aggravation 2.5", 2000, None, 5, 2.5),
+        ("ACC-18", "Margin above one", 2000, 1.5, 5, None),
+        ("ACC-19", "Hours as text", 2000, None, "lots", None),
+        ("", "No ID", 2000, None, 5, None),
+        ("ACC-21", "", 2000, None, 5, None),
+        ("ACC-22", "No revenue", None, None, 5, None),
+        (None, None, None, None, None, None),
+        (1001, "Numeric ID", 2600, 0.25, 7.5, 4),
+        ("ACC-25", "Aggravated", 9000, None, 2, 5),
+    ]
+    return pd.DataFrame(rows, columns=["Account ID", "Account", "Revenue", "Margin", "Hours", "Aggravation"], dtype=object)
+
+
+def edge_pipeline() -> pd.DataFrame:
+    base = {"Opportunity ID": None, "Opportunity": "Deal", "Amount": 1000, "Probability": None, "Est. Hours": None,
+            "Last Contact": None, "Status": None, "Lost Reason": None, "Close Date": None, "Follow-ups": None}
+    rows = [
+        {"Probability": 0.2, "Amount": 2000, "Last Contact": dt.date(2026, 1, 10)},  # PMin exactly, due = AsOf
+        {"Probability": 0.19, "Amount": 90000, "Last Contact": dt.date(2026, 1, 9)},  # big deal, overdue
+        {"Probability": 0.9, "Amount": 10},
+        {"Decision-maker access": 5, "Budget": 3, "Amount": 5000, "Est. Hours": 0},
+        {"ICP fit": 4, "Relationship": "", "Amount": 4000, "Est. Hours": 8, "Last Contact": "2026-01-03"},
+        {"Amount": 3000},  # no probability, no scores
+        {"Probability": 1, "Status": "won", "Amount": 7000},
+        {"Probability": 0, "Status": "Lost", "Lost Reason": "Price", "Amount": 6000},
+        {"Probability": 0, "Status": "LOST", "Amount": 6500},  # lost without a reason
+        {"Probability": 0.5, "Status": "Maybe", "Amount": 1200},
+        {"Probability": "60%", "Amount": "2500"},
+        {"Probability": 1.2, "Amount": 2500},
+        {"Probability": 0.5, "Amount": "TBD"},
+        {"Probability": 0.5, "Amount": -5},
+        {"Probability": 0.5, "Budget": 6, "Amount": 1000},
+        {"Probability": 0.5, "Close Date": "someday", "Amount": 1000},
+        {"Probability": 0.5, "Follow-ups": 2.5, "Amount": 1000},
+        {"Probability": 0.5, "Opportunity": "=1+1", "Amount": 1500, "Close Date": dt.date(2026, 3, 1)},
+        {"Probability": 0.5, "Opportunity": "-2+3", "Amount": 1600, "Follow-ups": 3},
+        {"Probability": 0.4, "Opportunity": "Zoë 🚀", "Amount": 1700, "Last Contact": dt.date(2026, 1, 19)},
+        {"Opportunity ID": "DUP", "Probability": 0.4, "Amount": 1800},
+        {"Opportunity ID": "DUP", "Probability": 0.4, "Amount": 1900},
+        {"Opportunity ID": "", "Probability": 0.4, "Amount": 1900},
+    ]
+    out = []
+    for i, r in enumerate(rows, start=1):
+        row = {**base, **{f: None for f in FACTORS}, "Opportunity ID": f"OPP-{i}", **r}
+        out.append(row)
+    return pd.DataFrame(out, dtype=object)
+
+
+FIXED = Settings(revenue_high=5000, revenue_floor=1000, hours_high=10, amount_min=2000, big_deal_amount=90000, as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def recalculated(tmp_path_factory):
+    """Every workbook these tests check, built and then recalculated in one LibreOffice run."""
+    src, out = tmp_path_factory.mktemp("built"), tmp_path_factory.mktemp("recalculated")
+    sa = sample_accounts()
+    cases = {
+        "sample": (sa, sample_pipeline(sa), Settings(as_of=SAMPLE_AS_OF)),
+        "edge_live": (edge_accounts(), edge_pipeline(), Settings(as_of=AS_OF)),
+        "edge_fixed": (edge_accounts(), edge_pipeline(), FIXED),
+    }
+    paths = []
+    for name, (acc, pipe, s) in cases.items():
+        paths.append(workbook.save_workbook(workbook.build_workbook(acc, pipe, s), src / f"{name}.xlsx"))
+    edited_inputs = _edit(src / "edge_live.xlsx", src / "edited.xlsx")
+    paths.append(src / "edited.xlsx")
+    done = dict(zip([p.stem for p in paths], recalculate(paths, out)))
+    return cases, done, edited_inputs
+
+
+def _check(path: Path, accounts: pd.DataFrame, pipeline: pd.DataFrame, s: Settings) -> None:
+    want_a = rotxl.classify_accounts(accounts, s)
+    want_p = rotxl.score_pipeline(pipeline, s)
+    errors = mismatches(sheet(path, "Accounts"), want_a, ACCOUNT_DERIVED)
+    errors += mismatches(sheet(path, "Pipeline"), want_p, PIPELINE_DERIVED)
+    settings = {row[2]: row[1] for row in cells(path, "Settings")[1:] if len(row) > 2 and row[2]}
+    for name, value in {**want_a.attrs["thresholds"], **want_p.attrs["thresholds"]}.items():
+        if not same(settings[name], value):
+            errors.append(f"Settings {name}: spreadsheet {settings[name]!r}, engine {value!r}")
+    dash = cells(path, "Dashboard")
+    at = lambda ref: dash[int(ref[1:]) - 1][ord(ref[0]) - 65]  # noqa: E731
+    summary = metrics.segment_summary(want_a)
+    for seg, r in dashboard.SEGMENT_ROW.items():
+        for j, col in enumerate(dashboard.SEGMENT_COLUMNS[2:8], start=2):
+            if not same(dash[r - 1][j], summary.loc[seg, col]):
+                errors.append(f"Dashboard {col} {seg}: spreadsheet {dash[r - 1][j]!r}, engine {summary.loc[seg, col]!r}")
+    figures = {**metrics.account_metrics(want_a), **metrics.pipeline_metrics(want_p, s)}
+    for name, ref in dashboard.CELLS.items():
+        if not same(at(ref), figures[name]):
+            errors.append(f"Dashboard {name}: spreadsheet {at(ref)!r}, engine {figures[name]!r}")
+    for p, r in dashboard.PRIORITY_ROW.items():
+        if not same(dash[r - 1][1], figures[f"Count {p}"]) or not same(dash[r - 1][2], figures[f"EV {p}"]):
+            errors.append(f"Dashboard priority {p}: {dash[r - 1][1:3]!r} vs {figures[f'Count {p}']}, {figures[f'EV {p}']}")
+    assert not errors, "\n".join(errors[:40])
+
+
+@pytest.mark.parametrize("case", ["sample", "edge_live", "edge_fixed"])
+def test_every_derived_cell_equals_the_engine(recalculated, case):
+    cases, done, _ = recalculated
+    accounts, pipeline, s = cases[case]
+    _check(done[case], accounts, pipeline, s)
+
+
+def test_edge_cases_cover_every_issue_and_boundary(recalculated):
+    _, done, _ = recalculated
+    acc = sheet(done["edge_fixed"], "Accounts")
+    by_name = dict(zip(acc["Account"], zip(acc["Segment"], acc["Issues"])))
+    assert by_name["At revenue high, at hours high"][0] == "A"
+    assert by_name["At the floor exactly"][0] == "B"
+    assert by_name["Just under the floor"][0] == "C"
+    assert by_name["High revenue, one hour over"][0] == "D"
+    assert by_name["Negative hours"] == ("", "Hours must be ≥ 0")
+    assert by_name["Duplicate two"][1] == "Duplicate Account ID ACC-7"
+    assert by_name["Same ID, other case"][1] == ""
+    pipe = sheet(done["edge_fixed"], "Pipeline")
+    assert pipe["Priority"].tolist()[:3] == ["Pursue", "Nurture", "Deprioritize"]
+    assert "Lost needs a reason" in pipe["Issues"].tolist()
+
+
+def _edit(src: Path, dst: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Edit inputs as a user would in Excel: new hours, an invalid aggravation, a lost deal with no reason."""
+    wb = openpyxl.load_workbook(src)
+    acc, pipe = wb["Accounts"], wb["Pipeline"]
+    col = {c.value: c.column for c in acc[1]}
+    acc.cell(2, col["Hours"]).value = 33  # ACC-1
+    acc.cell(3, col["Aggravation"]).value = 9  # ACC-2
+    acc.cell(7, col["Hours"]).value = 12.5  # ACC-6 was awaiting hours
+    pcol = {c.value: c.column for c in pipe[1]}
+    pipe.cell(2, pcol["Status"]).value = "Lost"  # OPP-1, no reason given
+    pipe.cell(3, pcol["Last Contact"]).value = dt.date(2026, 1, 19)  # OPP-2 followed up
+    wb.save(dst)
+    accounts, pipeline = edge_accounts(), edge_pipeline()
+    accounts.loc[0, "Hours"], accounts.loc[1, "Aggravation"], accounts.loc[5, "Hours"] = 33, 9, 12.5
+    pipeline.loc[0, "Status"], pipeline.loc[1, "Last Contact"] = "Lost", dt.date(2026, 1, 19)
+    return accounts, pipeline
+
+
+def test_edits_recalculate_and_issues_follow(recalculated):
+    _, done, (accounts, pipeline) = recalculated
+    _check(done["edited"], accounts, pipeline, Settings(as_of=AS_OF))
+    acc = sheet(done["edited"], "Accounts")
+    assert acc["Issues"][1] == "Aggravation must be a whole number 1–5"
+    assert acc["Effective Hours"][0] == 33 and acc["Effective Hours"][5] == 12.5
+    pipe = sheet(done["edited"], "Pipeline")
+    assert pipe["Issues"][0] == "Lost needs a reason" and pipe["Priority"][0] == ""
+    assert pipe["Overdue"][1] is False
+
+
+# ---------------------------------------------------------------- structure, without a spreadsheet engine
+
+INPUTS = {"Accounts": [c.header for c in ACCOUNT_COLUMNS], "Pipeline": [c.header for c in PIPELINE_COLUMNS]}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    path = tmp_path_factory.mktemp("structure") / "edge.xlsx"
+    workbook.save_workbook(workbook.build_workbook(edge_accounts(), edge_pipeline(), Settings(as_of=AS_OF)), path)
+    return path
+
+
+def test_sheets_tables_and_names(built):
+    wb = openpyxl.load_workbook(built)
+    assert wb.sheetnames[:5] == ["Start", "Accounts", "Pipeline", "Dashboard", "Settings"]
+    assert list(wb["Accounts"].tables) == ["Accounts"] and list(wb["Pipeline"].tables) == ["Pipeline"]
+    headers = [c.value for c in wb["Accounts"][1]]
+    assert headers == INPUTS["Accounts"] + list(ACCOUNT_DERIVED)
+    assert [c.value for c in wb["Pipeline"][1]] == INPUTS["Pipeline"] + list(PIPELINE_DERIVED)
+    names = set(wb.defined_names)
+    assert {"AggravationWeight", "RevenueHigh", "RevenueFloor", "HoursHigh", "PMin", "AmountMin", "BigDealAmount",
+            "DefaultDealHours", "CadenceDays", "AsOf"} <= names
+    assert len(names & {"WeightAccess", "WeightEvent", "WeightBudget", "WeightFit", "WeightRelationship"}) == 5
+    table = wb["Accounts"].tables["Accounts"]
+    calc = {c.name: c.calculatedColumnFormula for c in table.tableColumns}
+    assert all(calc[h] is not None for h in ACCOUNT_DERIVED) and all(calc[h] is None for h in INPUTS["Accounts"])
+
+
+def test_no_formula_in_any_input_column_and_text_stays_text(built):
+    wb = openpyxl.load_workbook(built)
+    for name, inputs in INPUTS.items():
+        ws = wb[name]
+        cols = [c.column for c in ws[1] if c.value in inputs]
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if cell.column in cols:
+                    assert cell.data_type != "f", f"{name}!{cell.coordinate} holds a formula: {cell.value!r}"
+    names = [c.value for c in wb["Accounts"]["B"]]
+    assert '=HYPERLINK("http://evil.example","Click")' in names and "@SUM(A1:A9)" in names
+    assert "Zoë Ünïcödé 株式会社 🚀" in names
+    assert "12k" in [c.value for c in wb["Accounts"]["D"]]  # Revenue kept as typed, flagged by Issues
+
+
+def test_formulas_are_classic_and_in_file_form(built):
+    with zipfile.ZipFile(built) as z:
+        xml = "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+    formulas = re.findall(r"<(?:f|calculatedColumnFormula)[^>]*>([^<]*)</", xml)
+    assert formulas
+    text = " ".join(formulas)
+    for banned in ("LET(", "LAMBDA(", "FILTER(", "XLOOKUP(", "TEXTJOIN(", "IFS(", "[@"):
+        assert banned not in text, banned
+    assert "PERCENTILE.INC" in text and not re.search(r"(?<!_xlfn\.)PERCENTILE\.INC", text)
+    assert "[#This Row]" in text
+
+
+def test_validations_formats_cues_and_charts(built):
+    wb = openpyxl.load_workbook(built)
+    acc = wb["Accounts"]
+    kinds = {(dv.type, dv.formula1, dv.formula2) for dv in acc.data_validations.dataValidation}
+    assert ("whole", "1", "5") in kinds and ("decimal", "0", "1") in kinds
+    pipe_kinds = {dv.type for dv in wb["Pipeline"].data_validations.dataValidation}
+    assert {"list", "date", "whole", "decimal"} <= pipe_kinds
+    assert all(dv.prompt for dv in acc.data_validations.dataValidation)
+    assert acc.freeze_panes == "C2" and wb["Pipeline"].freeze_panes == "C2"
+    col = {c.value: c.column_letter for c in acc[1]}
+    assert acc[f"{col['ROT']}2"].number_format.startswith('"$"')
+    assert wb["Pipeline"]["G2"].number_format == "0%"  # Probability
+    assert len(acc.conditional_formatting) >= 2 and len(wb["Pipeline"].conditional_formatting) >= 3
+    with zipfile.ZipFile(built) as z:
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert len(charts) == 3
+
+
+def test_template_is_in_step_with_the_builder(tmp_path):
+    fresh = workbook.write_template(tmp_path / "t.xlsx")
+    committed = ROOT / "workbook_template.xlsx"
+    assert committed.exists(), "run: rotxl template -o workbook_template.xlsx"
+    with zipfile.ZipFile(fresh) as a, zipfile.ZipFile(committed) as b:
+        parts = lambda z: {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}  # noqa: E731
+        assert parts(a) == parts(b), "workbook_template.xlsx is out of step: run rotxl template -o workbook_template.xlsx --force"
