@@ -12,8 +12,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import pandas as pd
@@ -21,7 +21,15 @@ import pandas as pd
 from . import __version__
 from .engine import CONTACT_NOW, PRIORITIES, classify_accounts, score_pipeline
 from .io import (
-    NUMBER_FORMATS, PERCENT_FORMAT, OutputError, ReadError, check_output, read_accounts, read_pipeline, write_table,
+    NUMBER_FORMATS,
+    PERCENT_FORMAT,
+    OutputError,
+    ReadError,
+    check_output,
+    read_accounts,
+    read_pipeline,
+    typed_values,
+    write_table,
 )
 from .schema import MissingColumnsError
 from .settings import Settings, SettingsError
@@ -35,7 +43,7 @@ PIPELINE_VIEW = (
 
 
 class Stop(Exception):
-    """A problem with the input or settings: report it and exit 2, writing nothing."""
+    """A problem found before any work (e.g. no such output folder): exit 2, writing nothing."""
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -99,9 +107,7 @@ def _threshold_line(result: pd.DataFrame, given: dict[str, object]) -> str:
     parts = []
     for name, value in result.attrs.get("thresholds", {}).items():
         fmt = PERCENT_FORMAT if name == "PMin" else None
-        how = "set" if given.get(name) is not None else "computed"
-        if name == "PMin":
-            how = "set" if given.get(name) is not None else "default"
+        how = "set" if given.get(name) is not None else ("default" if name == "PMin" else "computed")
         parts.append(f"{name} {_number(value, fmt)} ({how})")
     return "Thresholds: " + ", ".join(parts) + "."
 
@@ -157,10 +163,15 @@ def _print_table(result: pd.DataFrame, view: tuple[str, ...]) -> None:
     for c in columns:
         numeric = NUMBER_FORMATS.get(c) not in (None, "yyyy-mm-dd")
         table.add_column(c, justify="right" if numeric else "left", overflow="fold")
-    for _, row in result.head(SHOWN_ROWS).iterrows():
+    shown = result.head(SHOWN_ROWS)
+    # The values as the XLSX output holds them, so "120000" from a CSV shows as 120,000.00.
+    cells = [[_cell(v, c) for v in typed_values(shown[c].rename(c))] for c in columns]
+    for row in zip(*cells):
         # Text(), not markup: a CRM name like "[bold]x" must print as typed.
-        table.add_row(*(Text(_cell(row[c], c)) for c in columns))
+        table.add_row(*(Text(v) for v in row))
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped to a file or pager: no need to squeeze into 80 columns
     console.print(table)
     more = len(result) - SHOWN_ROWS
     hidden = len(result.columns) - len(columns)

@@ -69,6 +69,7 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     ws["A8"] = "Accounts by segment"
     ws["A8"].font = Font(bold=True, size=12)
     _head(ws, 9, SEGMENT_COLUMNS)
+    ws.row_dimensions[9].height = 30
     for s, r in SEGMENT_ROW.items():
         ws.cell(r, 1, s).font = Font(bold=True)
         ws.cell(r, 2, FOCUS[s])
@@ -149,6 +150,9 @@ def _charts(ws, wb, rows: int) -> None:
     scatter.x_axis.title = "Effective hours"
     scatter.y_axis.title = "Revenue"
     scatter.height, scatter.width = 9, 16
+    # Revenue is long-tailed: on a log axis the small accounts do not pile up on the floor.
+    scatter.y_axis.scaling.logBase = 10
+    scatter.y_axis.number_format = "#,##0"
     x = Reference(data, min_col=1, min_row=2, max_row=rows + 1)
     for j, s in enumerate(SEGMENTS, start=2):
         series = Series(Reference(data, min_col=j, min_row=1, max_row=rows + 1), x, title_from_data=True)
@@ -175,4 +179,7 @@ def _charts(ws, wb, rows: int) -> None:
     ev.legend = None
     ev.add_data(Reference(ws, min_col=3, min_row=18, max_row=21), titles_from_data=True)
     ev.set_categories(Reference(ws, min_col=1, min_row=19, max_row=21))
+    for chart in (scatter, shares, ev):
+        # openpyxl leaves axes marked deleted unless told otherwise, and Excel then hides them.
+        chart.x_axis.delete = chart.y_axis.delete = False
     ws.add_chart(ev, "K38")

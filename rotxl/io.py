@@ -17,7 +17,6 @@ import io as _io
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +26,7 @@ import pandas as pd
 
 from . import schema
 from .engine import parse_dates, parse_numbers
+from .files import atomic_write
 from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS, Column
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -154,7 +154,7 @@ def _read_workbook_rows(path: Path, sheet: str | None) -> tuple[list[list[object
         wb = CalamineWorkbook.from_path(str(path))
         name = _pick_sheet(list(wb.sheet_names), sheet)
         rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as e:  # calamine raises its own error types for zip/XML/format problems
+    except Exception as e:  # noqa: BLE001 - calamine raises its own error types for zip/XML/format problems
         raise ReadError(f"{path.name}: not a readable Excel workbook ({e})") from None
     return [[_excel_value(v) for v in row] for row in rows], name
 
@@ -171,7 +171,7 @@ def _read_workbook_rows_openpyxl(path: Path, sheet: str | None) -> tuple[list[li
             rows = [[_excel_value(v) for v in row] for row in ws.iter_rows(values_only=True)]
         finally:
             wb.close()
-    except Exception as e:  # zipfile.BadZipFile, KeyError, InvalidFileException, XML errors, ...
+    except Exception as e:  # noqa: BLE001 - zipfile.BadZipFile, KeyError, InvalidFileException, XML errors, ...
         raise ReadError(f"{path.name}: not a readable Excel workbook ({e})") from None
     return rows, name
 
@@ -342,7 +342,9 @@ def _plain(v: object) -> object:
         v = v.item()
     if isinstance(v, pd.Timestamp):
         v = v.to_pydatetime()
-    if isinstance(v, dt.datetime) and v.time() == dt.time(0) and v.tzinfo is None:
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        v = v.replace(tzinfo=None)  # Excel has no time zones; keep the wall-clock time
+    if isinstance(v, dt.datetime) and v.time() == dt.time(0):
         return v.date()
     if isinstance(v, float) and math.isinf(v):
         return str(v)  # Excel has no infinity
@@ -351,7 +353,7 @@ def _plain(v: object) -> object:
     return v
 
 
-def _xlsx_column(s: pd.Series) -> list[object]:
+def typed_values(s: pd.Series) -> list[object]:
     """The column's cells: in numeric and date spec columns, what the engine reads as a number
     or date becomes one (so Excel can sum and sort it); anything else stays as typed."""
     # "" is how a CSV says blank; in a workbook that is an empty cell, not an empty text.
@@ -377,7 +379,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
     ws = wb.active
     ws.title = sheet
     headers = [str(c) for c in df.columns]
-    columns = [_xlsx_column(df.iloc[:, j].rename(headers[j])) for j in range(len(headers))]
+    columns = [typed_values(df.iloc[:, j].rename(headers[j])) for j in range(len(headers))]
     bold = Font(bold=True)
     for j, header in enumerate(headers, start=1):
         widest = len(header)
@@ -422,14 +424,6 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False, encoding="utf-8-sig")
 
 
-def _file_mode(path: Path) -> int:
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Sheet1") -> Path:
     """Write ``df`` as CSV or XLSX (by the extension), atomically: the target is replaced only
     once the whole file is written, and left untouched when anything fails.
@@ -438,31 +432,20 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Sh
     would take for a formula gets a leading apostrophe, which read_table removes again.
     """
     path = check_output(path)
-    mode = _file_mode(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent or ".")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        if path.suffix.lower() == ".csv":
-            _write_csv(df, tmp)
-        else:
-            _write_xlsx(df, tmp, sheet)
-        os.chmod(tmp, mode)  # mkstemp makes the file private (0600); give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    if path.suffix.lower() == ".csv":
+        return atomic_write(path, lambda tmp: _write_csv(df, tmp))
+    return atomic_write(path, lambda tmp: _write_xlsx(df, tmp, sheet))
 
 
 __all__ = [
-    "ReadError",
     "OutputError",
-    "read_table",
-    "read_accounts",
-    "read_pipeline",
-    "write_table",
+    "ReadError",
     "check_output",
     "guard_csv_text",
+    "read_accounts",
+    "read_pipeline",
+    "read_table",
+    "typed_values",
     "unguard_csv_text",
+    "write_table",
 ]
