@@ -257,5 +257,63 @@ def score(
     )
 
 
+def _save_workbook(build: Callable[[], object], output: Path, force: bool) -> None:
+    from .files import FileExistsNoForce
+    from .workbook import save_workbook
+
+    if output.suffix.lower() not in (".xlsx", ".xlsm"):
+        _fail(f"{output}: a workbook must be named .xlsx", 2)
+    if not output.parent.is_dir():
+        _fail(f"{output}: the folder {output.parent} does not exist", 2)
+    if output.exists() and not force:
+        _fail(f"{output} already exists; add --force to replace it", 2)
+    try:
+        wb = build()
+    except (ReadError, MissingColumnsError, SettingsError) as e:
+        _fail(str(e), 2)
+    try:
+        save_workbook(wb, output, force=force)
+    except FileExistsNoForce as e:
+        _fail(str(e), 2)
+    except OSError as e:
+        _fail(f"could not write {output}: {e.strerror or e}", 1)
+    click.echo(f"Wrote {output}", err=True)
+
+
+_force = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+_currency = click.option("--currency", default="$", show_default=True, help='Currency symbol of money formats ("" for none).')
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("workbook_template.xlsx"),
+              show_default=True, help="Where to write the empty workbook.")
+@_force
+@_currency
+def template(output: Path, force: bool, currency: str) -> None:
+    """Write the empty rotxl workbook: Start, Accounts, Pipeline, Dashboard, Settings."""
+    from .workbook import build_workbook
+
+    _save_workbook(lambda: build_workbook(currency=currency), output, force)
+
+
+@main.command()
+@click.option("--accounts", type=click.Path(path_type=Path), required=True, help="Accounts export (CSV or XLSX).")
+@click.option("--pipeline", type=click.Path(path_type=Path), help="Opportunities export (CSV or XLSX).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Fix the AsOf date (default: the workbook uses TODAY()).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .xlsx to write.")
+@_force
+@_currency
+def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str) -> None:
+    """Build one workbook filled from CRM exports, with live formulas and thresholds."""
+    from .workbook import build_workbook
+
+    def build():
+        acc = read_accounts(accounts)
+        pipe = read_pipeline(pipeline) if pipeline else None
+        return build_workbook(acc, pipe, Settings(as_of=as_of.date() if as_of else None), currency=currency)
+
+    _save_workbook(build, output, force)
+
+
 if __name__ == "__main__":
     main()

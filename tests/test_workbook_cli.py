@@ -1,0 +1,68 @@
+"""`rotxl template` and `rotxl workbook` with real files."""
+
+from __future__ import annotations
+
+import zipfile
+
+import openpyxl
+import pandas as pd
+from click.testing import CliRunner
+
+import rotxl
+from rotxl.cli import main
+from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
+from spreadsheet import mismatches, recalculate, sheet
+
+
+def _exports(tmp_path):
+    acc = sample_accounts(150, seed=3)
+    acc.to_csv(tmp_path / "accounts.csv", index=False)
+    sample_pipeline(acc, 200, seed=4).to_csv(tmp_path / "pipeline.csv", index=False)
+    return tmp_path / "accounts.csv", tmp_path / "pipeline.csv"
+
+
+def test_workbook_from_exports_recalculates_to_the_engine(tmp_path):
+    acc, pipe = _exports(tmp_path)
+    out = tmp_path / "team.xlsx"
+    r = CliRunner().invoke(main, ["workbook", "--accounts", str(acc), "--pipeline", str(pipe),
+                                  "--as-of", SAMPLE_AS_OF.isoformat(), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    [done] = recalculate([out], tmp_path / "recalc")
+    want_a = rotxl.classify_accounts(rotxl.io.read_accounts(acc))
+    want_p = rotxl.score_pipeline(rotxl.io.read_pipeline(pipe), as_of=SAMPLE_AS_OF)
+    errors = mismatches(sheet(done, "Accounts"), want_a, ACCOUNT_DERIVED)
+    errors += mismatches(sheet(done, "Pipeline"), want_p, PIPELINE_DERIVED)
+    assert not errors, "\n".join(errors[:20])
+    # numbers from the CSV are numbers in the workbook, names are text
+    ws = openpyxl.load_workbook(out)["Accounts"]
+    assert isinstance(ws["D2"].value, float) and ws["B2"].data_type == "s"
+
+
+def test_workbook_refuses_to_overwrite_without_force(tmp_path):
+    acc, _ = _exports(tmp_path)
+    out = tmp_path / "mine.xlsx"
+    out.write_bytes(b"precious")
+    r = CliRunner().invoke(main, ["workbook", "--accounts", str(acc), "-o", str(out)])
+    assert r.exit_code == 2 and "--force" in r.output and out.read_bytes() == b"precious"
+    r = CliRunner().invoke(main, ["workbook", "--accounts", str(acc), "-o", str(out), "--force"])
+    assert r.exit_code == 0 and zipfile.is_zipfile(out)
+
+
+def test_workbook_with_a_missing_column_writes_nothing(tmp_path):
+    bad = tmp_path / "accounts.csv"
+    pd.DataFrame({"Account ID": ["1"], "Account": ["x"], "Revenu": [5]}).to_csv(bad, index=False)
+    out = tmp_path / "out.xlsx"
+    r = CliRunner().invoke(main, ["workbook", "--accounts", str(bad), "-o", str(out)])
+    assert r.exit_code == 2
+    assert "accounts.csv" in r.output and "Revenue" in r.output and "Revenu" in r.output
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_template_command_writes_the_empty_workbook(tmp_path):
+    out = tmp_path / "t.xlsx"
+    r = CliRunner().invoke(main, ["template", "-o", str(out)])
+    assert r.exit_code == 0
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[:5] == ["Start", "Accounts", "Pipeline", "Dashboard", "Settings"]
+    assert CliRunner().invoke(main, ["template", "-o", str(out)]).exit_code == 2
