@@ -284,9 +284,18 @@ def _cols(df: pd.DataFrame, columns: tuple[Column, ...]) -> dict[str, pd.Series]
     return {c.header: (df[mapping[c.header]] if c.header in mapping else blank) for c in columns}
 
 
-def _empty_rows(cols: dict[str, pd.Series]) -> np.ndarray:
-    """Rows with no input at all: a table's spare row, not a row with issues."""
-    return np.logical_and.reduce([parse_text(c)[1] for c in cols.values()])
+def _empty_rows(blanks: list[np.ndarray], cols: dict[str, pd.Series], parsed: set[str]) -> np.ndarray:
+    """Rows with no input at all: a table's spare row, not a row with issues.
+
+    ``blanks`` are the blank masks already computed while parsing; the other columns are
+    only looked at on the few rows that are still candidates.
+    """
+    empty = np.logical_and.reduce(blanks)
+    for name, col in cols.items():
+        if name not in parsed and empty.any():
+            rows = np.flatnonzero(empty)
+            empty[rows] = parse_text(col.iloc[rows])[1]
+    return empty
 
 
 def _output(df: pd.DataFrame, derived: dict[str, object], names: tuple[str, ...]) -> pd.DataFrame:
@@ -411,7 +420,8 @@ def _read_accounts(df: pd.DataFrame, s: Settings) -> _Accounts:
     issues = Issues(len(df))
     ids, id_blank = parse_text(cols["Account ID"], id_like=True)
     check_id(issues, ids, id_blank, spec["Account ID"])
-    issues.add(parse_text(cols["Account"])[1], "Account is required")
+    name_blank = parse_text(cols["Account"])[1]
+    issues.add(name_blank, "Account is required")
     revenue = parse_numbers(cols["Revenue"])
     check_number(issues, revenue, spec["Revenue"])
     margin = parse_numbers(cols["Margin"])
@@ -420,7 +430,8 @@ def _read_accounts(df: pd.DataFrame, s: Settings) -> _Accounts:
     check_number(issues, hours, spec["Hours"])
     agg = parse_numbers(cols["Aggravation"])
     check_number(issues, agg, spec["Aggravation"], 1, 5)
-    empty = _empty_rows(cols)
+    empty = _empty_rows([id_blank, name_blank, revenue.blank, margin.blank, hours.blank, agg.blank], cols,
+                        {"Account ID", "Account", "Revenue", "Margin", "Hours", "Aggravation"})
     issues.exclude(empty)
     valid = ~issues.any() & ~empty
     eh = np.where(valid, effective_hours(hours.values, agg.values, s.aggravation_weight), np.nan)
@@ -621,23 +632,24 @@ def _read_pipeline(df: pd.DataFrame, s: Settings) -> _Pipeline:
     check_number(issues, amount, spec["Amount"])
     prob = parse_numbers(cols["Probability"])
     check_number(issues, prob, spec["Probability"])
-    scores = []
-    for name in FACTORS:
-        sc = parse_numbers(cols[name])
+    scores = [parse_numbers(cols[name]) for name in FACTORS]
+    for name, sc in zip(FACTORS, scores):
         check_number(issues, sc, spec[name], 0, 5)
-        scores.append(sc.values)
     est = parse_numbers(cols["Est. Hours"])
     check_number(issues, est, spec["Est. Hours"])
-    for name in ("Close Date", "Last Contact"):
-        issues.add(parse_dates(cols[name]).bad, f"{name} must be a date")
-    last = parse_dates(cols["Last Contact"])
-    check_number(issues, parse_numbers(cols["Follow-ups"]), spec["Follow-ups"], 0)
+    close, last = parse_dates(cols["Close Date"]), parse_dates(cols["Last Contact"])
+    issues.add(close.bad, "Close Date must be a date")
+    issues.add(last.bad, "Last Contact must be a date")
+    follow_ups = parse_numbers(cols["Follow-ups"])
+    check_number(issues, follow_ups, spec["Follow-ups"], 0)
     status, bad_status = parse_status(cols["Status"])
     issues.add(bad_status, "Status must be Open, Won or Lost")
     issues.add((status == "Lost") & parse_text(cols["Lost Reason"])[1], "Lost needs a reason")
-    p = engagement(prob.values, scores, s.weights)
+    p = engagement(prob.values, [sc.values for sc in scores], s.weights)
     issues.add(np.isnan(p) & ~prob.bad, NO_ENGAGEMENT)
-    empty = _empty_rows(cols)
+    empty = _empty_rows([id_blank, amount.blank, prob.blank, est.blank, close.blank, last.blank, follow_ups.blank,
+                         *(sc.blank for sc in scores)], cols,
+                        {"Opportunity ID", "Amount", "Probability", "Est. Hours", "Close Date", "Last Contact", "Follow-ups"})
     issues.exclude(empty)
     valid = ~issues.any() & ~empty
     return _Pipeline(amount.values, np.where(valid, p, np.nan), est.values, last.values, status, issues, valid)
