@@ -315,5 +315,94 @@ def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, o
     _save_workbook(build, output, force)
 
 
+def _team_summary(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .rollup import team_table
+
+    from .team import owner_key
+
+    s = Settings(as_of=None)
+    table = team_table(result.accounts, result.pipeline, owner_key(result.accounts), owner_key(result.pipeline), s)
+    view = Table(title="Team summary", title_justify="left")
+    for h in ("Owner", "Accounts", "ROT", "Dump time", "Open EV", "Pursue", "Win rate", "Overdue"):
+        view.add_column(h, justify="left" if h == "Owner" else "right")
+    for owner, row in table.iterrows():
+        pct = lambda v: "" if pd.isna(v) else f"{v:.0%}"  # noqa: E731
+        money = lambda v: "" if pd.isna(v) else f"{v:,.0f}"  # noqa: E731
+        view.add_row(str(owner), f"{row['Accounts']:.0f}", money(row["ROT"]), pct(row["Time on Dump Segments"]),
+                     money(row["Open EV"]), f"{row['Pursue']:.0f}", pct(row["Win Rate"]), f"{row['Overdue Follow-ups']:.0f}",
+                     style="bold" if owner == "Team" else None)
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console.width = 120  # a log file has room; rich would wrap at 80
+    console.print(view)
+
+
+def _run_team(accounts: pd.DataFrame, pipeline: pd.DataFrame, out: Path, as_of: dt.date | None, jobs: int | None,
+              currency: str) -> None:
+    import sys
+
+    from .team import build_team
+
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Building workbooks", total=None)
+            result = build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency,
+                                progress=lambda line: bar.update(task, advance=1, description=line))
+    else:
+        result = build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency,
+                            progress=lambda line: click.echo(line, err=True))
+    click.echo(f"Wrote {len(result.written)} owner workbook(s) and {result.rollup.name if result.rollup else 'no rollup'} "
+               f"to {out}", err=True)
+    click.echo("Team thresholds: " + ", ".join(f"{k} {_number(v)}" for k, v in result.thresholds.items()), err=True)
+    _team_summary(result)
+    for owner, problem in result.failed.items():
+        click.echo(f"rotxl: not written: {owner}: {problem}", err=True)
+    if result.failed:
+        raise SystemExit(1)
+
+
+_jobs = click.option("--jobs", type=click.IntRange(1, 64), help="Owners built in parallel (default: one per core).")
+
+
+@main.command()
+@click.option("--accounts", type=click.Path(path_type=Path), required=True, help="Accounts export (CSV or XLSX).")
+@click.option("--pipeline", type=click.Path(path_type=Path), required=True, help="Opportunities export (CSV or XLSX).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder of the team's workbooks.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge overdue follow-ups on this date (default: today).")
+@_jobs
+@_currency
+def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str) -> None:
+    """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone typed."""
+    try:
+        acc, pipe = read_accounts(accounts), read_pipeline(pipeline)
+    except (ReadError, MissingColumnsError) as e:
+        _fail(str(e), 2)
+    _run_team(acc, pipe, out, as_of.date() if as_of else None, jobs, currency)
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("rotxl-demo"), show_default=True,
+              help="Folder for the sample exports and the team's workbooks.")
+@_jobs
+def demo(out: Path, jobs: int | None) -> None:
+    """Build a realistic sample team (8 owners, 1,200 accounts, 2,000 opportunities)."""
+    from .io import write_table
+    from .sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+
+    exports = out / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    acc = sample_accounts()
+    write_table(acc, exports / "accounts.csv")
+    write_table(sample_pipeline(acc), exports / "pipeline.csv")
+    click.echo(f"Sample CRM exports: {exports / 'accounts.csv'}, {exports / 'pipeline.csv'}", err=True)
+    _run_team(read_accounts(exports / "accounts.csv"), read_pipeline(exports / "pipeline.csv"), out, SAMPLE_AS_OF, jobs, "$")
+    click.echo(f"Open {out / 'Team Rollup.xlsx'} for the manager's view, or any owner's workbook.", err=True)
+
+
 if __name__ == "__main__":
     main()

@@ -40,7 +40,7 @@ PIPELINE_COLUMNS: tuple[Column, ...] = (
     Column("Owner", "text", False, ("Opportunity Owner", "Deal owner", "Owner Name", "Sales Rep"), True),
     Column("Stage", "text", False, ("Deal Stage", "Sales Stage"), True),
     Column("Amount", "number", True, ("Deal Amount", "Opportunity Amount"), True),
-    Column("Probability", "fraction", False, ("Deal probability", "Win Probability")),
+    Column("Probability", "fraction", False, ("Deal probability", "Win Probability"), True),
     *(Column(name, "whole") for name in FACTORS),
     Column("Est. Hours", "number", False, ("Estimated Hours", "Hours Needed")),
     Column("Close Date", "date", False, ("Expected Close Date", "Closing Date"), True),
