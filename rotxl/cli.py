@@ -319,20 +319,16 @@ def _team_summary(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .rollup import team_table
-
-    from .team import owner_key
-
-    s = Settings(as_of=None)
-    table = team_table(result.accounts, result.pipeline, owner_key(result.accounts), owner_key(result.pipeline), s)
+    table = result.table
     view = Table(title="Team summary", title_justify="left")
     for h in ("Owner", "Accounts", "ROT", "Dump time", "Open EV", "Pursue", "Win rate", "Overdue"):
         view.add_column(h, justify="left" if h == "Owner" else "right")
     for owner, row in table.iterrows():
         pct = lambda v: "" if pd.isna(v) else f"{v:.0%}"  # noqa: E731
         money = lambda v: "" if pd.isna(v) else f"{v:,.0f}"  # noqa: E731
-        view.add_row(str(owner), f"{row['Accounts']:.0f}", money(row["ROT"]), pct(row["Time on Dump Segments"]),
-                     money(row["Open EV"]), f"{row['Pursue']:.0f}", pct(row["Win Rate"]), f"{row['Overdue Follow-ups']:.0f}",
+        count = lambda v: "" if pd.isna(v) else f"{v:.0f}"  # noqa: E731
+        view.add_row(str(owner), count(row["Accounts"]), money(row["ROT"]), pct(row["Time on Dump Segments"]),
+                     money(row["Open EV"]), count(row["Pursue"]), pct(row["Win Rate"]), count(row["Overdue Follow-ups"]),
                      style="bold" if owner == "Team" else None)
     console = Console(stderr=True)
     if not console.is_terminal:

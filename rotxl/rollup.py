@@ -9,7 +9,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from .metrics import account_metrics, pipeline_metrics
+from .metrics import account_table, pipeline_table
 from .settings import Settings
 from .workbook import money_format
 
@@ -34,27 +34,24 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def owner_metrics(accounts: pd.DataFrame, pipeline: pd.DataFrame, settings: Settings) -> dict[str, float]:
-    a, p = account_metrics(accounts), pipeline_metrics(pipeline, settings)
-    a["Account Rows with Issues"] = a.pop("Rows with Issues")
-    p["Pipeline Rows with Issues"] = p.pop("Rows with Issues")
-    return {**a, **p}
-
-
 def team_table(accounts: pd.DataFrame, pipeline: pd.DataFrame, acc_owner: pd.Series, pipe_owner: pd.Series,
                settings: Settings) -> pd.DataFrame:
     """One row per owner and a last row "Team", the §3 figures as numbers."""
     owners = sorted(set(acc_owner) | set(pipe_owner), key=str.casefold)
-    rows = {o: owner_metrics(accounts[(acc_owner == o).to_numpy()], pipeline[(pipe_owner == o).to_numpy()], settings)
-            for o in owners}
-    rows["Team"] = owner_metrics(accounts, pipeline, settings)
-    table = pd.DataFrame.from_dict(rows, orient="index")
+    per_owner = _join(account_table(accounts, acc_owner), pipeline_table(pipeline, settings, pipe_owner)).reindex(owners)
+    team = _join(account_table(accounts), pipeline_table(pipeline, settings))
+    table = pd.concat([per_owner, team])
     return table[[key for _, key, _ in COLUMNS]].set_axis([h for h, _, _ in COLUMNS], axis=1)
 
 
-def build_rollup(accounts: pd.DataFrame, pipeline: pd.DataFrame, acc_owner: pd.Series, pipe_owner: pd.Series,
-                 settings: Settings, thresholds: dict[str, float], currency: str = "$") -> Workbook:
-    table = team_table(accounts, pipeline, acc_owner, pipe_owner, settings)
+def _join(accounts: pd.DataFrame, pipeline: pd.DataFrame) -> pd.DataFrame:
+    accounts = accounts.rename(columns={"Rows with Issues": "Account Rows with Issues"})
+    pipeline = pipeline.rename(columns={"Rows with Issues": "Pipeline Rows with Issues"})
+    return accounts.join(pipeline, how="outer")
+
+
+def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, float], currency: str = "$") -> Workbook:
+    """The rollup workbook from team_table(): a Team sheet with charts, and the team thresholds."""
     wb = Workbook()
     ws = wb.active
     ws.title = "Team"

@@ -45,6 +45,7 @@ class TeamBuild:
     thresholds: dict[str, float] = field(default_factory=dict)
     accounts: pd.DataFrame | None = None  # team-wide, classified
     pipeline: pd.DataFrame | None = None  # team-wide, scored
+    table: pd.DataFrame | None = None  # the rollup's figures: one row per owner, then "Team"
 
 
 # ---------------------------------------------------------------- file names
@@ -192,12 +193,19 @@ def build_team(
         if progress:
             progress(f"[{done}/{len(tasks)}] {owner}: " + (error or path.name))
 
+    def rollup_workbook():
+        result.table = rollup.team_table(team_acc, team_pipe, acc_owner, pipe_owner, settings)
+        return rollup.build_rollup(result.table, settings, t, currency)
+
     if workers == 1:
         for task in tasks:
             record(*_write_owner(*task))
+        wb = rollup_workbook()
     else:
         with ProcessPoolExecutor(workers) as pool:
-            for future in as_completed([pool.submit(_write_owner, *task) for task in tasks]):
+            futures = [pool.submit(_write_owner, *task) for task in tasks]
+            wb = rollup_workbook()  # while the workers write the owners' files
+            for future in as_completed(futures):
                 record(*future.result())
 
     rollup_path = out_dir / f"{ROLLUP_NAME}.xlsx"
@@ -206,7 +214,7 @@ def build_team(
         result.failed[ROLLUP_NAME] = problem
     else:
         try:
-            save_workbook(rollup.build_rollup(team_acc, team_pipe, acc_owner, pipe_owner, settings, t, currency), rollup_path, force=True)
+            save_workbook(wb, rollup_path, force=True)
             result.rollup = rollup_path
         except PermissionError:
             result.failed[ROLLUP_NAME] = f"{rollup_path.name} is locked (open in Excel?): close it and build again"

@@ -30,6 +30,7 @@ from .settings import DEFAULT_WEIGHTS, FACTORS, Settings
 
 SHEETS = ("Start", "Accounts", "Pipeline", "Dashboard", "Settings")
 SPARE_ROWS = 500  # validation and colour cues reach this far below the data, for rows typed later
+CHART_SPARE_ROWS = 100  # rows typed later still show in the scatter chart, up to this many
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 DERIVED_FILL = PatternFill("solid", fgColor="EDEDED")
@@ -360,7 +361,7 @@ def build_workbook(
     settings_ws = wb.create_sheet("Settings")
     for name, ref in _write_settings(settings_ws, s, currency).items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
-    dashboard.write(dash, wb, max(len(acc_in), 1) + SPARE_ROWS, money_format(currency))
+    dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
     return wb
 
 

@@ -1,0 +1,584 @@
+"""Workbook actions: the buttons of the ROT ribbon tab (classic xlwings) and the scripts of
+xlwings Lite / Server, one function each, working on the open workbook through xlwings' Book.
+
+Every action takes the workbook as its only argument. Left out, it is the workbook Excel called
+from (``xw.Book.caller()``), so the add-in's VBA can run ``RunPython "import rotxl.macros;
+rotxl.macros.check()"``; xlwings Lite and Server hand their ``book`` in (see lite/main.py).
+
+The tables are changed the way the workbook builder writes them: input columns get values, the
+derived columns keep their row formulas (engine.account_formulas / pipeline_formulas, written
+into rows the table grows by). Text is written into cells formatted as Text ("@"), so a name
+such as ``=HYPERLINK(...)`` or ``@SUM(...)`` stays the literal text and "007" keeps its zeros.
+
+Whatever goes wrong ends in an Excel message that names the problem, never a traceback; on
+xlwings Lite and Server, nothing of a failed action is written (their writes are queued until the
+action returns, and a failure drops the queue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import math
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlwings as xw
+
+from . import engine, io, schema
+from .merge import SYNC_COLUMN, merge_table
+from .schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column, MissingColumnsError
+from .settings import SettingsError
+from .workbook import MONEY_COLUMNS, NUMBER_FORMATS
+
+__all__ = ["import_export", "prioritise", "check", "freeze_thresholds", "live_thresholds", "build_team_workbooks"]
+
+logger = logging.getLogger(__name__)
+
+TITLE = "rotxl"
+IMPORT_SHEET = "Import"
+CHECK_SHEET = "Check"
+TEXT = "@"  # Excel's Text number format: what is typed or written into the cell stays text
+# The number format a cell gets back when it held text (and may be formatted "@") and now gets a
+# number or date. Money has no currency symbol here: the workbook's own symbol cannot be read
+# through xlwings Server or Lite without an extra round trip.
+STANDARD_FORMATS: dict[str, str] = {**NUMBER_FORMATS, **{c: "#,##0" for c in MONEY_COLUMNS}}
+THRESHOLDS: tuple[str, ...] = ("RevenueHigh", "RevenueFloor", "HoursHigh", "AmountMin", "BigDealAmount")
+
+
+class ActionError(Exception):
+    """A problem the user can fix; its message is shown as it is."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    table: str
+    columns: tuple[Column, ...]
+    derived: tuple[str, ...]
+    formulas: Callable[[], dict[str, str]]
+    noun: str
+
+
+ACCOUNTS = Kind("Accounts", ACCOUNT_COLUMNS, ACCOUNT_DERIVED, engine.account_formulas, "accounts")
+PIPELINE = Kind("Pipeline", PIPELINE_COLUMNS, PIPELINE_DERIVED, engine.pipeline_formulas, "opportunities")
+
+
+# ---------------------------------------------------------------- running an action
+
+
+def _remote(book: xw.Book) -> bool:
+    """xlwings Lite and Server: a Book built from the client's JSON, its writes queued."""
+    return book.app.engine.name == "remote"
+
+
+def _tell(book: xw.Book, message: str, critical: bool = False) -> None:
+    print(message)  # xlwings Lite shows this in its output pane
+    book.app.alert(message, title=TITLE, mode="critical" if critical else "info")
+
+
+def _action(what: str) -> Callable[[Callable[..., str | None]], Callable[..., None]]:
+    """Runs an action on ``book`` (default: the calling workbook) and shows its outcome as a message."""
+
+    def decorate(f: Callable[..., str | None]) -> Callable[..., None]:
+        @functools.wraps(f)
+        def run(book: xw.Book | None = None, *args: Any, **kwargs: Any) -> None:
+            book = book if book is not None else xw.Book.caller()
+            try:
+                message = f(book, *args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - every failure becomes a message, never a traceback
+                if isinstance(e, (ActionError, io.ReadError, MissingColumnsError, SettingsError)):
+                    text = str(e)
+                else:
+                    logger.exception("%s failed", what)
+                    text = f"{what} did not finish: {type(e).__name__}: {e}"
+                if _remote(book):
+                    book.json()["actions"].clear()  # nothing half-done reaches the workbook
+                _tell(book, text, critical=True)
+            else:
+                if message:
+                    _tell(book, message)
+
+        return run
+
+    return decorate
+
+
+# ---------------------------------------------------------------- the tables
+
+
+@dataclass
+class _Table:
+    """One Excel table as read from the workbook: headers, data rows and where it sits."""
+
+    kind: Kind
+    sheet: xw.Sheet
+    table: Any  # xw.main.Table
+    headers: list[str]
+    rows: list[list[object]]
+    top: int  # sheet row of the header row
+    left: int  # sheet column of the first table column
+
+    @property
+    def first(self) -> int:
+        return self.top + 1
+
+    def col(self, header: str) -> int:
+        return self.left + self.headers.index(header)
+
+    def frame(self, inputs_only: bool = False) -> pd.DataFrame:
+        df = pd.DataFrame(self.rows, columns=self.headers, dtype=object)
+        return df[self.inputs()] if inputs_only else df
+
+    def inputs(self) -> list[str]:
+        return [h for h in self.headers if h not in self.kind.derived]
+
+
+def _find_table(book: xw.Book, kind: Kind) -> _Table:
+    for sheet in book.sheets:
+        for table in sheet.tables:
+            if table.name == kind.table:
+                rng = table.range
+                headers = ["" if h is None else str(h) for h in table.header_row_range.options(ndim=1).value]
+                body = table.data_body_range
+                rows = body.options(ndim=2, err_to_str=True).value if body is not None else []
+                return _Table(kind, sheet, table, headers, [list(r) for r in rows], rng.row, rng.column)
+    raise ActionError(
+        f"This workbook has no Excel table named {kind.table}. The ROT actions work on a workbook made by "
+        f"rotxl (rotxl template or rotxl workbook), whose {kind.table} sheet holds that table."
+    )
+
+
+def _require(t: _Table, headers: tuple[str, ...]) -> None:
+    missing = [h for h in headers if h not in t.headers]
+    if missing:
+        raise ActionError(f"The {t.kind.table} table has no column {', '.join(repr(m) for m in missing)}: "
+                          "was it renamed or deleted? Rebuild the workbook with rotxl, or restore the column.")
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True in ``flags``."""
+    out, start = [], None
+    for i, f in enumerate([*flags, False]):
+        if f and start is None:
+            start = i
+        elif not f and start is not None:
+            out.append((start, i))
+            start = None
+    return out
+
+
+def _holds_formulas(rng: xw.Range) -> bool:
+    """Classic Excel only: whether cells of ``rng`` hold formulas (HasFormula is None when mixed).
+    Xlwings Server and Lite send values only, so there a column counts as values."""
+    if _remote(rng.sheet.book):
+        return False
+    return rng.api.HasFormula is not False
+
+
+def _ui_formula(formula: str) -> str:
+    """A formula as Excel takes it from COM and Office.js: without the file format's _xlfn. prefixes."""
+    return formula.replace("_xlfn.", "")
+
+
+def _write_inputs(t: _Table, rows: list[list[object]], columns: list[str]) -> None:
+    """Write ``columns`` of ``rows`` (full table rows, in table order) from the first data row down.
+
+    Text goes into cells formatted "@" first, so Excel keeps it as text. A cell that held text
+    before (and so may be formatted "@") and now gets a number or date gets the column's standard
+    number format back; new rows look at the last old row, whose formats they were filled with.
+    """
+    old = t.rows
+    blank = [None] * len(t.headers)
+    values: dict[int, list[object]] = {}
+    for h in columns:
+        j = t.headers.index(h)
+        typed = io.typed_values(pd.Series([r[j] for r in rows], name=h, dtype=object))
+        typed = [None if isinstance(v, str) and v == "" else v for v in typed]
+        text = [isinstance(v, str) for v in typed]
+        was_text = [isinstance((old[i] if i < len(old) else (old[-1] if old else blank))[j], str) for i in range(len(rows))]
+        col = t.left + j
+        for a, b in _runs(text):
+            t.sheet.range((t.first + a, col), (t.first + b - 1, col)).number_format = TEXT
+        for a, b in _runs([w and not x for w, x in zip(was_text, text)]):
+            t.sheet.range((t.first + a, col), (t.first + b - 1, col)).number_format = STANDARD_FORMATS.get(h, "General")
+        values[j] = typed
+    for a, b in _runs([j in values for j in range(len(t.headers))]):
+        block = [[values[j][i] for j in range(a, b)] for i in range(len(rows))]
+        if block:
+            t.sheet.range((t.first, t.left + a)).value = block
+
+
+def _value_columns(t: _Table) -> list[str]:
+    """Input columns whose cells hold values (a column the user filled with formulas stays put)."""
+    out = []
+    for h in t.inputs():
+        rng = t.sheet.range((t.first, t.col(h)), (t.first + max(len(t.rows), 1) - 1, t.col(h)))
+        if not _holds_formulas(rng):
+            out.append(h)
+    return out
+
+
+# ---------------------------------------------------------------- Import export
+
+
+def _pick_file(book: xw.Book) -> Path | None:
+    """Excel's own Open dialog (classic xlwings on Windows); None when cancelled."""
+    chosen = book.app.api.GetOpenFilename(
+        "CRM export (*.csv;*.xlsx;*.xlsm;*.txt;*.tsv),*.csv;*.xlsx;*.xlsm;*.txt;*.tsv", 1, "Import a CRM export"
+    )
+    return Path(chosen) if isinstance(chosen, str) and chosen else None
+
+
+def _sheet_to_xlsx(sheet: xw.Sheet, path: Path) -> None:
+    """The Import sheet's cells as a workbook file, so it is read exactly like an exported file."""
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    rows = sheet.used_range.options(ndim=2, err_to_str=True).value or []
+    wb = Workbook()
+    ws = wb.active
+    ws.title = IMPORT_SHEET
+    for i, row in enumerate(rows, start=1):
+        for j, v in enumerate(row, start=1):
+            if v is None or (isinstance(v, str) and not v.strip()):
+                continue
+            cell = ws.cell(i, j, ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v)
+            if isinstance(v, str):
+                cell.data_type = "s"  # openpyxl would take "=..." for a formula
+    wb.save(path)
+
+
+def _which(headers: list[str], source: str) -> Kind:
+    """Accounts or Pipeline, by which spec's required columns the headers have (the more matches wins)."""
+    fits: dict[Kind, int] = {}
+    for kind in (ACCOUNTS, PIPELINE):
+        try:
+            fits[kind] = len(schema.resolve(headers, kind.columns))
+        except MissingColumnsError:
+            pass
+    if not fits:
+        need = lambda cols: ", ".join(c.header for c in cols if c.required)  # noqa: E731
+        found = ", ".join(f'"{h}"' for h in headers) or "no columns"
+        raise ActionError(f"{source} is neither an accounts nor an opportunities export: accounts need "
+                          f"{need(ACCOUNT_COLUMNS)}; opportunities need {need(PIPELINE_COLUMNS)}. Found {found}.")
+    best = max(fits.values())
+    if list(fits.values()).count(best) > 1:
+        raise ActionError(f"{source} fits both the Accounts and the Pipeline table equally well; "
+                          "rename its columns to rotxl's (e.g. Account ID or Opportunity ID) and import again.")
+    return max(fits, key=lambda k: fits[k])
+
+
+def _read_export(path: Path, source: str) -> tuple[Kind, pd.DataFrame]:
+    try:
+        kind = _which([str(c) for c in io.read_table(path).columns], source)
+        df = io.read_accounts(path) if kind is ACCOUNTS else io.read_pipeline(path)
+    except (io.ReadError, MissingColumnsError) as e:
+        raise ActionError(str(e).replace(path.name, source, 1)) from None
+    return kind, df.drop(columns=[c for c in df.columns if c in kind.derived])
+
+
+def _keys(df: pd.DataFrame, id_header: str) -> list[str]:
+    """ID plus occurrence number, as rotxl.merge pairs rows (duplicated IDs pair up in order)."""
+    ids = engine.parse_text(df[id_header], id_like=True)[0].reset_index(drop=True)
+    return list(ids + "\x00" + ids.groupby(ids).cumcount().astype(str))
+
+
+def _add_columns(t: _Table, names: list[str]) -> None:
+    """New columns go before the derived ones (Excel shifts those cells, formulas and references
+    along); a client that sends no column list (Office Scripts) gets them after the last column."""
+    if not names:
+        return
+    derived = [i for i, h in enumerate(t.headers) if h in t.kind.derived]
+    at = derived[0] if derived else len(t.headers)
+    try:
+        for k, name in enumerate(names):
+            t.table.columns.add(name, index=at + k + 1)
+    except NotImplementedError:
+        at = len(t.headers)
+        t.sheet.range((t.top, t.left + at)).value = [names]
+        t.table.resize(t.sheet.range((t.top, t.left), (t.top + len(t.rows), t.left + at + len(names) - 1)))
+    t.headers[at:at] = names
+    for row in t.rows:
+        row[at:at] = [None] * len(names)
+
+
+def _grow(t: _Table, n: int) -> None:
+    """Resize the table to ``n`` data rows: new rows get the last row's formats and the row formulas."""
+    old = len(t.rows)
+    if n <= old:
+        return
+    width = len(t.headers)
+    t.table.resize(t.sheet.range((t.top, t.left), (t.top + n, t.left + width - 1)))
+    last = t.sheet.range((t.first + old - 1, t.left), (t.first + old - 1, t.left + width - 1))
+    last.autofill(t.sheet.range((t.first + old - 1, t.left), (t.first + n - 1, t.left + width - 1)), "fill_formats")
+    for header, formula in t.kind.formulas().items():
+        if header in t.headers:
+            t.sheet.range((t.first + old, t.col(header)), (t.first + n - 1, t.col(header))).formula = _ui_formula(formula)
+
+
+@_action("Import export")
+def import_export(book: xw.Book, path: str | Path | None = None) -> str | None:
+    """Merge a CRM export into the Accounts or Pipeline table, keeping what was typed (SPEC §6).
+
+    The export comes from ``path``, else from Excel's Open dialog (classic xlwings on Windows), else
+    from a sheet named Import (header row first), which is how xlwings Lite and Server get one.
+    Rows are matched by ID and updated in place; new rows are added at the bottom; rows no longer
+    in the export stay, marked "Not in latest export" in the CRM Sync column.
+    """
+    if path is None and not _remote(book) and sys.platform == "win32" and book.app.engine.name == "excel":
+        path = _pick_file(book)
+        if path is None:
+            return None  # cancelled
+    with tempfile.TemporaryDirectory() as tmp:
+        if path is None:
+            try:
+                sheet = next(s for s in book.sheets if s.name.casefold() == IMPORT_SHEET.casefold())
+            except StopIteration:
+                raise ActionError(f'Paste the CRM export into a sheet named "{IMPORT_SHEET}" (header row first), '
+                                  "then run Import export again.") from None
+            source = f'the "{sheet.name}" sheet'
+            path = Path(tmp) / "Import.xlsx"
+            _sheet_to_xlsx(sheet, path)
+        else:
+            path = Path(path)
+            source = path.name
+        kind, export = _read_export(path, source)
+    if export.empty:
+        raise ActionError(f"{source} has a header row but no rows to import.")
+
+    t = _find_table(book, kind)
+    id_header = kind.columns[0].header
+    _require(t, (id_header,))
+    previous = t.frame(inputs_only=True)
+    merged = merge_table(previous, export, kind.columns)
+    crm_missing = {c.header for c in kind.columns if c.crm_owned and c.header not in export.columns}
+    columns = [c for c in merged.columns if c not in kind.derived and c not in crm_missing]
+
+    # Each merged row goes where its ID already is; new rows fill blank rows, then go below.
+    slot = {k: i for i, k in enumerate(_keys(previous, id_header))}
+    empty = [i for i, r in enumerate(t.frame(inputs_only=True).itertuples(index=False)) if all(_blank(v) for v in r)]
+    placed: dict[int, int] = {}  # table row -> merged row
+    new: list[int] = []
+    for j, key in enumerate(_keys(merged, id_header)):
+        i = slot.get(key)
+        if i is None or i in empty:
+            new.append(j)
+        else:
+            placed[i] = j
+    free = empty + list(range(len(t.rows), len(t.rows) + max(0, len(new) - len(empty))))
+    placed.update(zip(free, new))
+
+    _add_columns(t, [c for c in columns if c not in t.headers])
+    n = max(len(t.rows), max(placed, default=-1) + 1)
+    _grow(t, n)
+    merged_rows = merged[columns].astype(object).to_numpy().tolist()
+    rows = []
+    for i in range(n):
+        row = list(t.rows[i]) if i < len(t.rows) else [None] * len(t.headers)
+        for c, v in zip(columns, merged_rows[placed[i]] if i in placed else ()):
+            row[t.headers.index(c)] = v
+        rows.append(row)
+    writable = _value_columns(t)
+    _write_inputs(t, rows, [c for c in columns if c in writable])
+
+    gone = int((merged[SYNC_COLUMN] == engine.NOT_IN_EXPORT).sum())
+    message = (f"Imported {len(export):,} {kind.noun} from {source} into the {kind.table} table: "
+               f"{len(export) - len(new):,} updated, {len(new):,} new.")
+    if gone:
+        message += f' {gone:,} rows no longer in the export were kept, marked "{engine.NOT_IN_EXPORT}" in {SYNC_COLUMN}.'
+    return message
+
+
+def _blank(v: object) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and math.isnan(v))
+
+
+# ---------------------------------------------------------------- Prioritise
+
+
+def _number(v: object) -> float | None:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
+
+
+def _order(t: _Table, group: str, ranks: dict[str, int], value: str) -> list[int]:
+    """Row order: by ``group`` in ``ranks`` order (blank and unknown last), then ``value`` descending
+    (blank last); ties keep their order."""
+    g, v = t.headers.index(group), t.headers.index(value)
+
+    def key(i: int) -> tuple[int, int, float]:
+        row = t.rows[i]
+        rank = ranks.get(str(row[g]).strip(), len(ranks)) if isinstance(row[g], str) else len(ranks)
+        x = _number(row[v])
+        return rank, x is None, -(x or 0.0)
+
+    return sorted(range(len(t.rows)), key=key)
+
+
+def _sort(t: _Table, order: list[int]) -> bool:
+    if order == list(range(len(t.rows))):
+        return False
+    _write_inputs(t, [t.rows[i] for i in order], _value_columns(t))
+    return True
+
+
+@_action("Prioritise")
+def prioritise(book: xw.Book) -> str:
+    """Sort Accounts by segment (A to E, then rows with no segment) and ROT, highest first, and the
+    Pipeline by priority (Pursue, Nurture, Deprioritize, then blank) and expected value, highest first.
+
+    The input values are rewritten in the new order; the derived columns are row formulas, so they
+    follow. Columns you added that hold formulas stay as they are (classic Excel).
+    """
+    acc, pipe = _find_table(book, ACCOUNTS), _find_table(book, PIPELINE)
+    _require(acc, ("Segment", "ROT"))
+    _require(pipe, ("Priority", "Expected Value"))
+    moved_acc = _sort(acc, _order(acc, "Segment", {s: i for i, s in enumerate("ABCDE")}, "ROT"))
+    moved_pipe = _sort(pipe, _order(pipe, "Priority", {p: i for i, p in enumerate(engine.PRIORITIES)}, "Expected Value"))
+    if not (moved_acc or moved_pipe):
+        return "Accounts and Pipeline are already in priority order."
+    return (f"Sorted {len(acc.rows):,} accounts by segment (A first) and ROT, and {len(pipe.rows):,} opportunities "
+            "by priority (Pursue, Nurture, Deprioritize) and expected value.")
+
+
+# ---------------------------------------------------------------- Check
+
+
+def _show_id(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return "" if _blank(v) else str(v).strip()
+
+
+def _setting(book: xw.Book, name: str) -> xw.Range:
+    try:
+        return book.names[name].refers_to_range
+    except Exception:  # noqa: BLE001 - KeyError, or a name that no longer points at a cell
+        raise ActionError(f"This workbook has no named cell {name} (the Settings sheet of a rotxl workbook has it).") from None
+
+
+def _issues(book: xw.Book) -> list[list[str]]:
+    """(Sheet, ID, Issue) of every row with an issue, judged by the engine's rules (SPEC §4), and of
+    settings that keep segments or priorities blank."""
+    out: list[list[str]] = []
+    for kind, judge in ((ACCOUNTS, engine.classify_accounts), (PIPELINE, engine.score_pipeline)):
+        t = _find_table(book, kind)
+        df = t.frame(inputs_only=True)
+        id_header = kind.columns[0].header
+        _require(t, (id_header,))
+        issues = judge(df)["Issues"].tolist()
+        for i, (rid, issue) in enumerate(zip(df[id_header], issues)):
+            if issue:
+                out.append([t.sheet.name, _show_id(rid) or f"(row {t.first + i}, no ID)", issue])
+    values = {name: _setting(book, name).value for name in THRESHOLDS}
+    for name, v in values.items():
+        if _number(v) is None:
+            out.append(["Settings", name, f"{name} has no number (no valid rows to compute it from, or not a number)"])
+    floor, high = _number(values["RevenueFloor"]), _number(values["RevenueHigh"])
+    if floor is not None and high is not None and floor > high:
+        out.append(["Settings", "RevenueFloor", "Revenue floor is above Revenue high: segments stay blank until it is fixed"])
+    return out
+
+
+@_action("Check")
+def check(book: xw.Book) -> str:
+    """List every row with an issue on a Check sheet (Sheet, ID, Issue), made or cleared for it."""
+    found = _issues(book)
+    try:
+        sheet = book.sheets[CHECK_SHEET]
+        sheet.clear_contents()
+    except Exception:  # noqa: BLE001 - no such sheet yet (KeyError, or ValueError on xlwings Server/Lite)
+        last_visible = [s for s in book.sheets if s.name == "Settings"] or [book.sheets[len(book.sheets) - 1]]
+        sheet = book.sheets.add(CHECK_SHEET, after=last_visible[0])
+    rows = [["Sheet", "ID", "Issue"], *found] if found else [["Sheet", "ID", "Issue"], ["", "", "No issues: every row is fine."]]
+    sheet.range((2, 1), (len(rows), 3)).number_format = TEXT  # IDs and issue texts are data
+    sheet.range("A1").value = rows
+    sheet.range("A1:C1").font.bold = True
+    for col, width in (("A", 12), ("B", 18), ("C", 90)):
+        sheet.range(f"{col}1").column_width = width
+    sheet.activate()
+    if not found:
+        return "Check: no issues. Every account, opportunity and threshold is fine."
+    by_sheet = pd.Series([r[0] for r in found]).value_counts()
+    parts = ", ".join(f"{n:,} on {name}" for name, n in by_sheet.items())
+    return f"Check: {len(found):,} issues ({parts}). They are listed on the {CHECK_SHEET} sheet."
+
+
+# ---------------------------------------------------------------- Freeze / Live thresholds
+
+
+@_action("Freeze thresholds")
+def freeze_thresholds(book: xw.Book) -> str:
+    """Write the thresholds as they are now into Settings as numbers: they stop following the data."""
+    cells = {name: _setting(book, name) for name in THRESHOLDS}
+    values = {name: _number(rng.value) for name, rng in cells.items()}
+    missing = [name for name, v in values.items() if v is None]
+    if missing:
+        raise ActionError(f"Cannot freeze {', '.join(missing)}: no number to freeze (no valid rows yet, or an error). "
+                          "Fill in the tables first, or type the numbers into Settings.")
+    for name, rng in cells.items():
+        rng.value = values[name]
+        rng.font.italic = False  # live thresholds are grey italics
+        rng.font.color = (0, 0, 0)
+    shown = ", ".join(f"{name} {values[name]:,.2f}" for name in THRESHOLDS)
+    return f"Thresholds frozen as numbers: {shown}. Live thresholds makes them follow the data again."
+
+
+@_action("Live thresholds")
+def live_thresholds(book: xw.Book) -> str:
+    """Restore the live threshold formulas: percentiles of the valid rows (SPEC §1, §2)."""
+    formulas = {**engine.account_threshold_formulas(), **engine.pipeline_threshold_formulas()}
+    cells = {name: _setting(book, name) for name in THRESHOLDS}
+    for name, rng in cells.items():
+        # An array formula: PERCENTILE.INC over IF(...) needs array entry before dynamic arrays
+        # (Excel 2016/2019); xlwings writes it as such, in classic Excel and through Server/Lite.
+        rng.formula_array = _ui_formula(formulas[name])
+        rng.font.italic = True
+        rng.font.color = (89, 89, 89)
+    return f"Thresholds follow the data again: {', '.join(THRESHOLDS)} are live formulas."
+
+
+# ---------------------------------------------------------------- Build team workbooks
+
+
+@_action("Build team workbooks")
+def build_team_workbooks(book: xw.Book) -> str:
+    """One workbook per owner and the Team Rollup, from this workbook's tables (rotxl.team), into a
+    folder next to this workbook; progress shows in Excel's status bar. Classic Excel only."""
+    if _remote(book):
+        raise ActionError("Build team workbooks writes files, so it runs in desktop Excel with the rotxl add-in, "
+                          "or from a terminal: rotxl build.")
+    try:
+        from . import team
+    except ImportError as e:
+        raise ActionError(f"This version of rotxl cannot build team workbooks ({e}).") from None
+    where = book.fullname
+    if "://" in where or not Path(where).parent.is_dir() or not Path(where).suffix:
+        raise ActionError("Save this workbook to a folder on this computer first: the team workbooks go into a "
+                          "folder next to it.")
+    out_dir = Path(where).parent / f"{Path(where).stem} team"
+    accounts = _find_table(book, ACCOUNTS).frame(inputs_only=True)
+    pipeline = _find_table(book, PIPELINE).frame(inputs_only=True)
+
+    def progress(text: str) -> None:
+        book.app.status_bar = f"rotxl team build: {text}"
+
+    try:
+        # One process: Excel waits for this one anyway, and worker processes started from
+        # Excel's pythonw are a needless risk.
+        result = team.build_team(accounts, pipeline, out_dir, jobs=1, progress=progress)
+    finally:
+        book.app.status_bar = False  # give the status bar back to Excel
+    message = f"Wrote {len(result.written):,} workbooks"
+    message += " and the Team Rollup" if result.rollup else ""
+    message += f" to {out_dir}."
+    if result.failed:
+        message += " Not written: " + "; ".join(f"{who}: {why}" for who, why in result.failed.items())
+    return message
