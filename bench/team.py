@@ -23,6 +23,7 @@ from rotxl.cli import main
 from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
 
 ACCOUNTS_PER_OWNER, OPPS_PER_OWNER = 200, 100
+DOCUMENTED_UP_TO = 100
 
 
 def make_exports(owners: int, folder: Path) -> tuple[Path, Path]:
@@ -82,19 +83,23 @@ def run(owners: int) -> None:
         books = [cells_of(p) for p in sorted(out.glob("*.xlsx"))]
         n_cells = sum(len(c) for sheets in books for _, c in sheets)
         (tmp / "floor").mkdir()
-        t = time.perf_counter()
-        xlsxwriter_floor(books, tmp / "floor")
-        t_floor = time.perf_counter() - t
+        t_floor = None
+        if owners <= DOCUMENTED_UP_TO:  # some 60 regex passes per formula: minutes at 500 owners
+            t = time.perf_counter()
+            xlsxwriter_floor(books, tmp / "floor")
+            t_floor = time.perf_counter() - t
         t = time.perf_counter()
         xlsxwriter_floor(books, tmp / "floor", rewrite=False)
         t_strict = time.perf_counter() - t
     print(f"{owners} owners x {ACCOUNTS_PER_OWNER} accounts x {OPPS_PER_OWNER} opportunities: "
           f"{len(books)} workbooks, {n_cells:,} cells")
-    print(f"  XlsxWriter, write_formula as documented      {t_floor:8.2f} s")
+    if t_floor is not None:
+        print(f"  XlsxWriter, write_formula as documented      {t_floor:8.2f} s")
     print(f"  XlsxWriter, formula text as given (floor)    {t_strict:8.2f} s")
     print(f"  rotxl build, end to end                      {t_build:8.2f} s")
     print(f"  ratio build / floor                          {t_build / t_strict:8.2f}x   (target: <= 1.0)")
-    print(f"  ratio build / documented XlsxWriter use      {t_build / t_floor:8.2f}x")
+    if t_floor is not None:
+        print(f"  ratio build / documented XlsxWriter use      {t_build / t_floor:8.2f}x")
 
 
 if __name__ == "__main__":

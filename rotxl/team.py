@@ -99,8 +99,11 @@ def _previous(out_dir: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         a, p = read_workbook_inputs(path)
         accounts.append(a)
         pipeline.append(p)
-    cat = lambda frames: pd.concat([f.astype(object) for f in frames], ignore_index=True) if frames else None  # noqa: E731
-    return cat(accounts), cat(pipeline)
+    return _concat(accounts), _concat(pipeline)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    return pd.concat([f.astype(object) for f in frames], ignore_index=True) if frames else None
 
 
 def owner_key(df: pd.DataFrame) -> pd.Series:

@@ -96,7 +96,11 @@ def money_format(currency: str) -> str:
 def _settings_rows(s: Settings) -> list[tuple[str, str, object, str, str]]:
     """(name, label, value or formula, number format, meaning) of every named cell."""
     acc, pipe = engine.account_threshold_formulas(), engine.pipeline_threshold_formulas()
-    live = lambda value, formula: value if value is not None else ArrayFormula("", formula)  # noqa: E731
+
+    def live(value: float | None, formula: str) -> object:
+        """A threshold the user (or a team build) fixed, else the live percentile formula."""
+        return value if value is not None else ArrayFormula("", formula)
+
     rows = [
         ("AggravationWeight", "Aggravation weight", s.aggravation_weight, "0.00",
          "How much one step of aggravation inflates hours (0.25: aggravation 5 doubles them)."),
