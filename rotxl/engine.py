@@ -1,8 +1,8 @@
 """The rules of SPEC §1, §2 and §4, vectorised over whole frames.
 
-Every derived column has one implementation here. The worksheet functions call these same
-functions on one-row inputs, and the workbook's native formulas (rotxl.formulas) mirror them
-column by column.
+Every derived column has one implementation here, and beside it the text of the native Excel
+formula that mirrors it (``*_formula``), which rotxl.workbook writes into the tables. The
+worksheet functions call these same functions on one-element inputs.
 """
 
 from __future__ import annotations
