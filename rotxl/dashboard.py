@@ -145,6 +145,7 @@ def _chart_data(wb, rows: int):
 def _charts(ws, wb, rows: int) -> None:
     data = _chart_data(wb, rows)
     scatter = ScatterChart()
+    scatter.scatterStyle = "lineMarker"  # required by the schema; the lines themselves are switched off below
     scatter.title = "Revenue against effective hours, by segment"
     scatter.style = 13
     scatter.x_axis.title = "Effective hours"

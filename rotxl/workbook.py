@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
 from . import dashboard, engine
@@ -27,6 +28,11 @@ from .files import atomic_write
 from .io import typed_values
 from .schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column
 from .settings import DEFAULT_WEIGHTS, FACTORS, Settings
+
+# The schema lets a font's children come in any order, but Excel expects its own order
+# ([MS-OI29500] 2.1.706) and openpyxl writes color before sz. Write them the way Excel does.
+_Font.__elements__ = ("b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign", "sz",
+                      "color", "name", "family", "charset", "scheme")
 
 SHEETS = ("Start", "Accounts", "Pipeline", "Dashboard", "Settings")
 SPARE_ROWS = 500  # validation and colour cues reach this far below the data, for rows typed later

@@ -269,3 +269,25 @@ def test_template_is_in_step_with_the_builder(tmp_path):
     with zipfile.ZipFile(fresh) as a, zipfile.ZipFile(committed) as b:
         parts = lambda z: {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}  # noqa: E731
         assert parts(a) == parts(b), "workbook_template.xlsx is out of step: run rotxl template -o workbook_template.xlsx --force"
+
+
+def _schema_errors(path: Path) -> list[str]:
+    """Findings of an independent OOXML validator (schemas plus Excel's documented deviations)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "openxml_audit", "-m", "0", "-o", "json", "-f", "office2016", str(path)],
+                         capture_output=True, text=True, timeout=300)
+    report = json.loads(out.stdout)[0]
+    # Its only warnings are openpyxl's inline strings, which Excel converts to shared strings when it
+    # next saves: a rewrite, not a repair prompt.
+    return [f"{e['part_uri']} {e['path']}: {e['description']}" for e in report["errors"] if e["severity"] == "error"]
+
+
+def test_files_pass_an_ooxml_validator(built, tmp_path):
+    from rotxl.team import build_team
+
+    team = build_team(edge_accounts().assign(Owner="Ana"), edge_pipeline().assign(Owner="Ana"), tmp_path, as_of=AS_OF, jobs=1)
+    for path in (built, ROOT / "workbook_template.xlsx", team.rollup):
+        assert _schema_errors(path) == [], path.name
