@@ -400,5 +400,14 @@ def demo(out: Path, jobs: int | None) -> None:
     click.echo(f"Open {out / 'Team Rollup.xlsx'} for the manager's view, or any owner's workbook.", err=True)
 
 
+def _register_addin() -> None:
+    from .addin import addin_command
+
+    main.add_command(addin_command)
+
+
+_register_addin()
+
+
 if __name__ == "__main__":
     main()

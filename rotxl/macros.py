@@ -17,7 +17,6 @@ action returns, and a failure drops the queue).
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
 import math
@@ -95,7 +94,7 @@ def _action(what: str) -> Callable[[Callable[..., str | None]], Callable[..., No
                 if isinstance(e, (ActionError, io.ReadError, MissingColumnsError, SettingsError)):
                     text = str(e)
                 else:
-                    logger.exception("%s failed", what)
+                    logger.info("%s failed", what, exc_info=True)  # for a developer; the user gets the message
                     text = f"{what} did not finish: {type(e).__name__}: {e}"
                 if _remote(book):
                     book.json()["actions"].clear()  # nothing half-done reaches the workbook
@@ -265,11 +264,11 @@ def _which(headers: list[str], source: str) -> Kind:
     if not fits:
         need = lambda cols: ", ".join(c.header for c in cols if c.required)  # noqa: E731
         found = ", ".join(f'"{h}"' for h in headers) or "no columns"
-        raise ActionError(f"{source} is neither an accounts nor an opportunities export: accounts need "
+        raise ActionError(f"Cannot import {source}: it is neither an accounts nor an opportunities export. Accounts need "
                           f"{need(ACCOUNT_COLUMNS)}; opportunities need {need(PIPELINE_COLUMNS)}. Found {found}.")
     best = max(fits.values())
     if list(fits.values()).count(best) > 1:
-        raise ActionError(f"{source} fits both the Accounts and the Pipeline table equally well; "
+        raise ActionError(f"Cannot import {source}: it fits the Accounts and the Pipeline table equally well; "
                           "rename its columns to rotxl's (e.g. Account ID or Opportunity ID) and import again.")
     return max(fits, key=lambda k: fits[k])
 
@@ -279,8 +278,10 @@ def _read_export(path: Path, source: str) -> tuple[Kind, pd.DataFrame]:
         kind = _which([str(c) for c in io.read_table(path).columns], source)
         df = io.read_accounts(path) if kind is ACCOUNTS else io.read_pipeline(path)
     except (io.ReadError, MissingColumnsError) as e:
-        raise ActionError(str(e).replace(path.name, source, 1)) from None
-    return kind, df.drop(columns=[c for c in df.columns if c in kind.derived])
+        where = str(e).replace(f"{path.name}, sheet {IMPORT_SHEET!r}", source).replace(path.name, source)
+        raise ActionError(f"Cannot import: {where}") from None
+    derived = {h.casefold() for h in kind.derived}  # a rotxl output's derived columns are not data
+    return kind, df.drop(columns=[c for c in df.columns if str(c).casefold() in derived])
 
 
 def _keys(df: pd.DataFrame, id_header: str) -> list[str]:
@@ -301,6 +302,7 @@ def _add_columns(t: _Table, names: list[str]) -> None:
             t.table.columns.add(name, index=at + k + 1)
     except NotImplementedError:
         at = len(t.headers)
+        t.sheet.range((t.top, t.left + at), (t.top, t.left + at + len(names) - 1)).number_format = TEXT
         t.sheet.range((t.top, t.left + at)).value = [names]
         t.table.resize(t.sheet.range((t.top, t.left), (t.top + len(t.rows), t.left + at + len(names) - 1)))
     t.headers[at:at] = names
@@ -315,8 +317,9 @@ def _grow(t: _Table, n: int) -> None:
         return
     width = len(t.headers)
     t.table.resize(t.sheet.range((t.top, t.left), (t.top + n, t.left + width - 1)))
-    last = t.sheet.range((t.first + old - 1, t.left), (t.first + old - 1, t.left + width - 1))
-    last.autofill(t.sheet.range((t.first + old - 1, t.left), (t.first + n - 1, t.left + width - 1)), "fill_formats")
+    if old:
+        last = t.sheet.range((t.first + old - 1, t.left), (t.first + old - 1, t.left + width - 1))
+        last.autofill(t.sheet.range((t.first + old - 1, t.left), (t.first + n - 1, t.left + width - 1)), "fill_formats")
     for header, formula in t.kind.formulas().items():
         if header in t.headers:
             t.sheet.range((t.first + old, t.col(header)), (t.first + n - 1, t.col(header))).formula = _ui_formula(formula)
@@ -331,7 +334,7 @@ def import_export(book: xw.Book, path: str | Path | None = None) -> str | None:
     Rows are matched by ID and updated in place; new rows are added at the bottom; rows no longer
     in the export stay, marked "Not in latest export" in the CRM Sync column.
     """
-    if path is None and not _remote(book) and sys.platform == "win32" and book.app.engine.name == "excel":
+    if path is None and sys.platform == "win32" and book.app.engine.name == "excel":
         path = _pick_file(book)
         if path is None:
             return None  # cancelled
@@ -350,19 +353,22 @@ def import_export(book: xw.Book, path: str | Path | None = None) -> str | None:
             source = path.name
         kind, export = _read_export(path, source)
     if export.empty:
-        raise ActionError(f"{source} has a header row but no rows to import.")
+        raise ActionError(f"Nothing to import: {source} has a header row but no rows.")
 
     t = _find_table(book, kind)
     id_header = kind.columns[0].header
     _require(t, (id_header,))
     previous = t.frame(inputs_only=True)
+    # Excel's table headers are unique regardless of case: an export's "notes" is the table's "Notes".
+    same = {h.casefold(): h for h in t.headers}
+    export = export.rename(columns={c: same[str(c).casefold()] for c in export.columns if str(c).casefold() in same})
     merged = merge_table(previous, export, kind.columns)
     crm_missing = {c.header for c in kind.columns if c.crm_owned and c.header not in export.columns}
     columns = [c for c in merged.columns if c not in kind.derived and c not in crm_missing]
 
     # Each merged row goes where its ID already is; new rows fill blank rows, then go below.
     slot = {k: i for i, k in enumerate(_keys(previous, id_header))}
-    empty = [i for i, r in enumerate(t.frame(inputs_only=True).itertuples(index=False)) if all(_blank(v) for v in r)]
+    empty = [i for i, r in enumerate(previous.itertuples(index=False)) if all(_blank(v) for v in r)]
     placed: dict[int, int] = {}  # table row -> merged row
     new: list[int] = []
     for j, key in enumerate(_keys(merged, id_header)):
@@ -491,12 +497,12 @@ def _issues(book: xw.Book) -> list[list[str]]:
 def check(book: xw.Book) -> str:
     """List every row with an issue on a Check sheet (Sheet, ID, Issue), made or cleared for it."""
     found = _issues(book)
-    try:
-        sheet = book.sheets[CHECK_SHEET]
+    sheets = {s.name.casefold(): s for s in book.sheets}
+    sheet = sheets.get(CHECK_SHEET.casefold())
+    if sheet is None:
+        sheet = book.sheets.add(CHECK_SHEET, after=sheets.get("settings") or book.sheets[len(book.sheets) - 1])
+    else:
         sheet.clear_contents()
-    except Exception:  # noqa: BLE001 - no such sheet yet (KeyError, or ValueError on xlwings Server/Lite)
-        last_visible = [s for s in book.sheets if s.name == "Settings"] or [book.sheets[len(book.sheets) - 1]]
-        sheet = book.sheets.add(CHECK_SHEET, after=last_visible[0])
     rows = [["Sheet", "ID", "Issue"], *found] if found else [["Sheet", "ID", "Issue"], ["", "", "No issues: every row is fine."]]
     sheet.range((2, 1), (len(rows), 3)).number_format = TEXT  # IDs and issue texts are data
     sheet.range("A1").value = rows
