@@ -400,6 +400,18 @@ def demo(out: Path, jobs: int | None) -> None:
     click.echo(f"Open {out / 'Team Rollup.xlsx'} for the manager's view, or any owner's workbook.", err=True)
 
 
+@main.command()
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("lite"), show_default=True,
+              help="Folder for main.py and requirements.txt.")
+def lite(output: Path) -> None:
+    """Write main.py and requirements.txt for xlwings Lite, with rotxl embedded in main.py."""
+    from .lite import write_lite
+
+    for path in write_lite(output):
+        click.echo(f"Wrote {path}", err=True)
+    click.echo("Paste them into the main.py and requirements.txt tabs of the xlwings Lite editor.", err=True)
+
+
 def _register_addin() -> None:
     from .addin import addin_command
 
