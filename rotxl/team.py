@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import engine, rollup
@@ -181,7 +182,9 @@ def build_team(
     names = safe_filenames(owners)
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H%M%S")
     result = TeamBuild(out_dir, thresholds=t, accounts=team_acc, pipeline=team_pipe)
-    tasks = [(o, out_dir / names[o], acc[(acc_owner == o).to_numpy()], pipe[(pipe_owner == o).to_numpy()], settings, currency, stamp)
+    acc_rows, pipe_rows = acc.groupby(acc_owner.to_numpy()).indices, pipe.groupby(pipe_owner.to_numpy()).indices
+    none = np.array([], dtype=int)
+    tasks = [(o, out_dir / names[o], acc.iloc[acc_rows.get(o, none)], pipe.iloc[pipe_rows.get(o, none)], settings, currency, stamp)
              for o in owners]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     done = 0
