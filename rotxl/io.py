@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .engine import parse_dates, parse_numbers
+from .engine import parse_dates, parse_numbers, parse_text
 from .files import atomic_write
 from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS, Column
 
@@ -82,6 +82,9 @@ def guard_csv_text(value: str) -> str:
     return value
 
 
+_UNGUARD = re.compile(r"^'(?='*[" + re.escape(_FORMULA_START) + "])")
+
+
 def unguard_csv_text(value: str) -> str:
     """Undo guard_csv_text: drop the one apostrophe in front of a formula start."""
     if value[:1] == "'" and _GUARDED.match(value, 1):
@@ -116,15 +119,27 @@ def _decode(data: bytes, name: str) -> str:
         raise ReadError(f"{name}: the text is neither UTF-8 nor Windows-1252 ({e.reason})") from None
 
 
-def _read_csv_rows(path: Path) -> tuple[list[list[object]], str]:
+def _read_csv_cells(path: Path) -> tuple[pd.DataFrame, str]:
+    """Every cell of a CSV file as text, header row included, rows as in the file."""
     text = _decode(path.read_bytes(), path.name)
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = _sniff_delimiter(first)
     try:
-        rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as e:
-        raise ReadError(f"{path.name}: not a readable CSV file ({e})") from None
-    return [[unguard_csv_text(v) for v in row] for row in rows], delimiter
+        cells = pd.read_csv(_io.StringIO(text), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+                            skip_blank_lines=True)
+    except pd.errors.EmptyDataError:
+        cells = pd.DataFrame(dtype=str)
+    except pd.errors.ParserError:
+        # Rows longer than the first one: the csv module takes them, pandas' fast reader does not.
+        try:
+            rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter))
+        except csv.Error as e:
+            raise ReadError(f"{path.name}: not a readable CSV file ({e})") from None
+        cells = _cells(rows).fillna("")
+    # Undo the formula guard of rotxl's own CSV output (see guard_csv_text).
+    guarded = [j for j in cells.columns if cells[j].str.startswith("'").any()]
+    cells[guarded] = cells[guarded].apply(lambda col: col.str.replace(_UNGUARD, "", regex=True))
+    return cells, delimiter
 
 
 def _pick_sheet(names: list[str], sheet: str | None) -> str:
@@ -176,30 +191,35 @@ def _read_workbook_rows_openpyxl(path: Path, sheet: str | None) -> tuple[list[li
     return rows, name
 
 
-def _is_blank(v: object) -> bool:
-    return v is None or (isinstance(v, str) and v.strip() == "")
+def _cells(rows: list[list[object]]) -> pd.DataFrame:
+    """Rows of unequal length as a rectangle of cells (short rows padded with blanks)."""
+    width = max((len(r) for r in rows), default=0)
+    return pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows], columns=range(width), dtype=object)
 
 
-def _frame(rows: list[list[object]], where: str, dtype: object) -> pd.DataFrame:
+def _frame(cells: pd.DataFrame, where: str, dtype: object) -> pd.DataFrame:
     """The first non-empty row is the header; fully empty rows hold no record and are skipped."""
-    rows = [row for row in rows if not all(_is_blank(v) for v in row)]
-    if not rows:
+    cells = cells.set_axis(range(cells.shape[1]), axis=1)
+    blank = np.column_stack([parse_text(cells[j])[1] for j in cells.columns]) if cells.shape[1] else np.ones((len(cells), 0), bool)
+    filled = ~blank.all(axis=1)
+    cells, blank = cells[filled].reset_index(drop=True), blank[filled]
+    if cells.empty:
         raise ReadError(f"{where}: is empty (no header row)")
-    width = max(len(r) for r in rows)
-    rows = [list(r) + [None if dtype is object else ""] * (width - len(r)) for r in rows]
-    header, data = rows[0], rows[1:]
+    header, data = cells.iloc[0], cells.iloc[1:].reset_index(drop=True)
     # A column with no header and no values is leftover formatting, not a column.
-    keep = [i for i in range(width) if not _is_blank(header[i]) or any(not _is_blank(r[i]) for r in data)]
+    keep = [j for j in cells.columns if not blank[0, j] or not blank[1:, j].all()]
     names: list[str] = []
-    for i in keep:
-        name = "" if _is_blank(header[i]) else str(header[i]).strip()
-        name = name or f"Column {i + 1}"
+    for j in keep:
+        name = "" if blank[0, j] else str(header[j]).strip()
+        name = name or f"Column {j + 1}"
         base, n = name, 1
         while name in names:  # duplicate headers: "Amount", "Amount.1" as pandas names them
             name, n = f"{base}.{n}", n + 1
         names.append(name)
-    body = [[r[i] for i in keep] for r in data]
-    return pd.DataFrame(body, columns=names, dtype=dtype)
+    body = data[keep].set_axis(names, axis=1)
+    if dtype is object:
+        return body.astype(object).where(~blank[1:][:, keep], None)
+    return body.fillna("").astype(str)
 
 
 def read_table(path: str | os.PathLike[str], sheet: str | None = None) -> pd.DataFrame:
@@ -222,12 +242,12 @@ def read_table(path: str | os.PathLike[str], sheet: str | None = None) -> pd.Dat
     attrs: dict[str, object] = {"source": path.name}
     try:
         if suffix in TEXT_SUFFIXES:
-            rows, delimiter = _read_csv_rows(path)
-            df = _frame(rows, path.name, str)
+            cells, delimiter = _read_csv_cells(path)
+            df = _frame(cells, path.name, str)
             attrs["delimiter"] = delimiter
         else:
             rows, name = _read_workbook_rows(path, sheet)
-            df = _frame(rows, f"{path.name}, sheet {name!r}", object)
+            df = _frame(_cells(rows), f"{path.name}, sheet {name!r}", object)
             attrs["sheet"] = name
     except OSError as e:
         raise ReadError(f"{path.name}: cannot be opened ({e.strerror or e})") from None
