@@ -139,6 +139,7 @@ def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
         cell = ws.cell(r, 2)
         if isinstance(value, ArrayFormula):
             value = ArrayFormula(f"B{r}", value.text)
+            cell.font = Font(italic=True, color="595959")  # a live formula, until someone types a number
         cell.value = value
         cell.number_format = money_format(currency) if fmt == "money" else fmt
         ws.cell(r, 3, name)
@@ -155,9 +156,6 @@ def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
     for col, width in zip("ABCD", (28, 16, 20, 90)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A2"
-    for r in range(2, len(_settings_rows(s)) + 2):
-        if isinstance(ws.cell(r, 2).value, ArrayFormula):
-            ws.cell(r, 2).font = Font(italic=True, color="595959")
     _settings_validation(ws)
     return cells
 
