@@ -38,7 +38,8 @@ SHEETS = ("Start", "Accounts", "Pipeline", "Dashboard", "Settings")
 SPARE_ROWS = 500  # validation and colour cues reach this far below the data, for rows typed later
 CHART_SPARE_ROWS = 100  # rows typed later still show in the scatter chart, up to this many
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+DERIVED_HEADER_FILL = PatternFill("solid", fgColor="595959")
 DERIVED_FILL = PatternFill("solid", fgColor="EDEDED")
 SEGMENT_COLOURS = {"A": "C6EFCE", "B": "E2F0D9", "C": "FCE4D6", "D": "FFEB9C", "E": "FFC7CE"}
 PRIORITY_COLOURS = {"Pursue": "C6EFCE", "Nurture": "FFEB9C", "Deprioritize": "EDEDED"}
@@ -180,9 +181,13 @@ def _settings_validation(ws) -> None:
 
 
 def _style_header(ws, ncols: int, derived_from: int | None = None) -> None:
+    """White on dark blue for inputs, on dark grey for derived columns. The fill is written out,
+    not left to the table style, which LibreOffice does not draw (white text would vanish)."""
     for j in range(1, ncols + 1):
         cell = ws.cell(1, j)
-        cell.font = HEADER_FONT if derived_from is None or j < derived_from else Font(bold=True, color="FFFFFF", italic=True)
+        derived = derived_from is not None and j >= derived_from
+        cell.font = Font(bold=True, color="FFFFFF", italic=derived)
+        cell.fill = DERIVED_HEADER_FILL if derived else HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     ws.row_dimensions[1].height = 30
 
