@@ -82,14 +82,13 @@ def guard_csv_text(value: str) -> str:
     return value
 
 
-_UNGUARD = re.compile(r"^'(?='*[" + re.escape(_FORMULA_START) + "])")
+# The apostrophe guard_csv_text adds; read_table removes it column-wise with the same pattern.
+_UNGUARD = re.compile(r"^'(?=" + _GUARDED.pattern + ")")
 
 
 def unguard_csv_text(value: str) -> str:
     """Undo guard_csv_text: drop the one apostrophe in front of a formula start."""
-    if value[:1] == "'" and _GUARDED.match(value, 1):
-        return value[1:]
-    return value
+    return _UNGUARD.sub("", value, count=1)
 
 
 # ---------------------------------------------------------------- reading

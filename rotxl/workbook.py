@@ -195,11 +195,10 @@ def _style_header(ws, ncols: int, derived_from: int | None = None) -> None:
 def _input_frame(df: pd.DataFrame | None, columns: tuple[Column, ...], derived: tuple[str, ...]) -> pd.DataFrame:
     """Spec input columns first (blank where the export has none), then the export's own extra columns."""
     df = pd.DataFrame() if df is None else df
-    mapping = {h: h for h in df.columns}
     spec = [c.header for c in columns]
     out = pd.DataFrame(index=range(len(df)))
     for h in spec:
-        out[h] = df[h].to_numpy(dtype=object) if h in mapping else None
+        out[h] = df[h].to_numpy(dtype=object) if h in df.columns else None
     for h in df.columns:
         if h not in spec and h not in derived:
             out[str(h)] = df[h].to_numpy(dtype=object)
