@@ -75,7 +75,7 @@ def bench_udf_call(calls: int = 2000) -> None:
     import xlwings.server
 
     import udfs
-    from rotxl import functions
+    from rotxl.excel import functions
 
     data = {
         "func_name": "ROT", "args": [[[120000.0]], [[40.0]], [[3.0]], [[0.5]], [[None]]],

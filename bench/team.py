@@ -20,7 +20,7 @@ import xlsxwriter
 from openpyxl.worksheet.formula import ArrayFormula
 
 from rotxl.cli import main
-from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
 
 ACCOUNTS_PER_OWNER, OPPS_PER_OWNER = 200, 100
 DOCUMENTED_UP_TO = 100

@@ -2,15 +2,15 @@
 
 __version__ = "0.1.0"
 
-from .engine import (  # noqa: E402
+from .rules.engine import (  # noqa: E402
     account_thresholds,
     classify_accounts,
     pipeline_thresholds,
     score_pipeline,
 )
-from .io import ReadError, read_accounts, read_pipeline, read_table, write_table  # noqa: E402
-from .schema import MissingColumnsError  # noqa: E402
-from .settings import Settings, SettingsError  # noqa: E402
+from .data.io import ReadError, read_accounts, read_pipeline, read_table, write_table  # noqa: E402
+from .rules.schema import MissingColumnsError  # noqa: E402
+from .rules.settings import Settings, SettingsError  # noqa: E402
 
 __all__ = [
     "Settings",

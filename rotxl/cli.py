@@ -1,4 +1,4 @@
-"""The ``rotxl`` command: a thin layer over rotxl.io and the engine.
+"""The ``rotxl`` command: a thin layer over rotxl.data.io and the engine.
 
 Exit codes: 0 when the file was processed (rows with issues included); 2 when nothing was
 written because the input cannot be read, lacks required columns, the settings contradict
@@ -19,8 +19,8 @@ import click
 import pandas as pd
 
 from . import __version__
-from .engine import CONTACT_NOW, PRIORITIES, classify_accounts, score_pipeline
-from .io import (
+from .rules.engine import CONTACT_NOW, PRIORITIES, classify_accounts, score_pipeline
+from .data.io import (
     NUMBER_FORMATS,
     PERCENT_FORMAT,
     OutputError,
@@ -31,8 +31,8 @@ from .io import (
     typed_values,
     write_table,
 )
-from .schema import MissingColumnsError
-from .settings import Settings, SettingsError
+from .rules.schema import MissingColumnsError
+from .rules.settings import Settings, SettingsError
 
 SHOWN_ROWS = 50
 ACCOUNT_VIEW = ("Account ID", "Account", "Owner", "Revenue", "Hours", "Effective Hours", "ROT", "Segment", "Action", "Issues")
@@ -258,8 +258,8 @@ def score(
 
 
 def _save_workbook(build: Callable[[], object], output: Path, force: bool) -> None:
-    from .files import FileExistsNoForce
-    from .workbook import save_workbook
+    from .data.files import FileExistsNoForce
+    from .excel.workbook import save_workbook
 
     if output.suffix.lower() not in (".xlsx", ".xlsm"):
         _fail(f"{output}: a workbook must be named .xlsx", 2)
@@ -291,7 +291,7 @@ _currency = click.option("--currency", default="$", show_default=True, help='Cur
 @_currency
 def template(output: Path, force: bool, currency: str) -> None:
     """Write the empty rotxl workbook: Start, Accounts, Pipeline, Dashboard, Settings."""
-    from .workbook import build_workbook
+    from .excel.workbook import build_workbook
 
     _save_workbook(lambda: build_workbook(currency=currency), output, force)
 
@@ -305,7 +305,7 @@ def template(output: Path, force: bool, currency: str) -> None:
 @_currency
 def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str) -> None:
     """Build one workbook filled from CRM exports, with live formulas and thresholds."""
-    from .workbook import build_workbook
+    from .excel.workbook import build_workbook
 
     def build():
         acc = read_accounts(accounts)
@@ -340,7 +340,7 @@ def _run_team(accounts: pd.DataFrame, pipeline: pd.DataFrame, out: Path, as_of: 
               currency: str) -> None:
     import sys
 
-    from .team import build_team
+    from .excel.team import build_team
 
     if sys.stderr.isatty():
         from rich.progress import Progress
@@ -387,8 +387,8 @@ def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, 
 @_jobs
 def demo(out: Path, jobs: int | None) -> None:
     """Build a realistic sample team (8 owners, 1,200 accounts, 2,000 opportunities)."""
-    from .io import write_table
-    from .sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+    from .data.io import write_table
+    from .data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
 
     exports = out / "exports"
     exports.mkdir(parents=True, exist_ok=True)
@@ -405,7 +405,7 @@ def demo(out: Path, jobs: int | None) -> None:
               help="Folder for main.py and requirements.txt.")
 def lite(output: Path) -> None:
     """Write main.py and requirements.txt for xlwings Lite, with rotxl embedded in main.py."""
-    from .lite import write_lite
+    from .excel.lite import write_lite
 
     for path in write_lite(output):
         click.echo(f"Wrote {path}", err=True)
@@ -413,7 +413,7 @@ def lite(output: Path) -> None:
 
 
 def _register_addin() -> None:
-    from .addin import addin_command
+    from .excel.addin import addin_command
 
     main.add_command(addin_command)
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from openpyxl.worksheet.page import PageMargins
 
-from rotxl import Settings, workbook
-from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl import Settings
+
+from rotxl.excel import workbook
+from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 

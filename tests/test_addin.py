@@ -22,7 +22,7 @@ with warnings.catch_warnings():  # oletools still spells pyparsing's old names
     warnings.simplefilter("ignore", DeprecationWarning)
     from oletools.olevba import VBA_Parser, decompress_stream
 
-from rotxl import addin, macros
+from rotxl.excel import addin, macros
 from spreadsheet import soffice
 
 CUSTOMUI = "{http://schemas.microsoft.com/office/2006/01/customui}"
@@ -89,7 +89,7 @@ def test_ribbon_has_a_tab_a_group_per_theme_and_a_callback_per_button(xlam):
 
 def test_every_callback_is_in_the_vba_project_and_runs_its_action(xlam, vba):
     ribbon = vba[addin.RIBBON_MODULE]
-    subs = dict(re.findall(r'Sub (\w+)\(control As IRibbonControl\)\s+RunPython "import rotxl\.macros; rotxl\.macros\.(\w+)\(\)"\s+End Sub',
+    subs = dict(re.findall(r'Sub (\w+)\(control As IRibbonControl\)\s+RunPython "import rotxl\.excel\.macros; rotxl\.excel\.macros\.(\w+)\(\)"\s+End Sub',
                            ribbon))
     want = {a.callback: a.function for a in addin.ACTIONS}
     assert subs == want
@@ -168,7 +168,7 @@ def test_libreoffice_opens_it_and_imports_the_vba(xlam, tmp_path):
     assert {f"Basic/rotxl/{m}.xml" for m in ("xlwings", "Dictionary", "ThisWorkbook", "Sheet1")} <= names
     for a in addin.ACTIONS:
         assert f"Sub {a.callback}(control As IRibbonControl)" in ribbon
-        assert f"rotxl.macros.{a.function}()" in ribbon
+        assert f"rotxl.excel.macros.{a.function}()" in ribbon
     assert "rotxl.conf" in content and "Interpreter_Win" in content
 
 

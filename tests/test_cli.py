@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import rotxl
 from rotxl.cli import main
-from rotxl.io import read_table
+from rotxl.data.io import read_table
 
 AS_OF = "2026-11-20"
 ACCOUNT_OUT = ["Effective Hours", "ROT", "Segment", "Action", "Issues"]
@@ -91,7 +91,7 @@ def out_frame(path: Path) -> pd.DataFrame:
 
 
 def expected_accounts(src: Path) -> pd.DataFrame:
-    return rotxl.classify_accounts(rotxl.io.read_accounts(src))
+    return rotxl.classify_accounts(rotxl.data.io.read_accounts(src))
 
 
 # ---------------------------------------------------------------- formats in and out

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 import rotxl
 from rotxl import MissingColumnsError, Settings, SettingsError
-from rotxl.engine import ACTIONS, CONTACT_NOW, percentile_inc
-from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.rules.engine import ACTIONS, CONTACT_NOW, percentile_inc
+from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
 
 import reference
 

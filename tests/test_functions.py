@@ -17,8 +17,10 @@ import pytest
 import xlwings
 from xlwings.server import custom_functions_call, custom_functions_meta
 
-from rotxl import engine, functions
-from rotxl.settings import Settings
+from rotxl.rules import engine
+
+from rotxl.excel import functions
+from rotxl.rules.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # udfs.py lives at the repo root
 import udfs  # noqa: E402

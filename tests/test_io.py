@@ -1,4 +1,4 @@
-"""rotxl.io: reading CSV/XLSX exports exactly as typed, and writing CSV/XLSX safely."""
+"""rotxl.data.io: reading CSV/XLSX exports exactly as typed, and writing CSV/XLSX safely."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import rotxl
-from rotxl import io as rio
-from rotxl.io import OutputError, ReadError, read_accounts, read_pipeline, read_table, write_table
-from rotxl.schema import MissingColumnsError
+from rotxl.data import io as rio
+from rotxl.data.io import OutputError, ReadError, read_accounts, read_pipeline, read_table, write_table
+from rotxl.rules.schema import MissingColumnsError
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3"]
 
@@ -290,7 +290,7 @@ def test_write_refuses_other_extensions_before_writing_anything(tmp_path):
 
 
 def test_classified_xlsx_output_reads_back_to_the_same_result(tmp_path):
-    from rotxl.sample import sample_accounts
+    from rotxl.data.sample import sample_accounts
 
     src = sample_accounts(120)
     first = rotxl.classify_accounts(src)

@@ -13,8 +13,9 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 import rotxl
-from rotxl import functions, sample
-from rotxl.workbook import build_workbook, save_workbook
+from rotxl.excel import functions
+from rotxl.data import sample
+from rotxl.excel.workbook import build_workbook, save_workbook
 from test_macros import payload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,7 @@ def test_rotxl_comes_from_the_copy_embedded_in_main_py(lite):
 
 
 def test_committed_lite_files_are_in_step_with_the_package():
-    from rotxl.lite import embedded_files, package_files, requirements_txt
+    from rotxl.excel.lite import embedded_files, package_files, requirements_txt
 
     main_py = (LITE / "main.py").read_text(encoding="utf-8")
     assert embedded_files(main_py) == package_files(), "lite/main.py is out of date: run rotxl lite"

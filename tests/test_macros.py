@@ -1,4 +1,4 @@
-"""The workbook actions (rotxl.macros), run on xlwings' remote Book: the Book xlwings Lite and
+"""The workbook actions (rotxl.excel.macros), run on xlwings' remote Book: the Book xlwings Lite and
 xlwings Server build from the JSON their Excel client sends.
 
 The payload is made the way the client makes it, from a real rotxl workbook: build_workbook on
@@ -20,10 +20,14 @@ import xlwings as xw
 from openpyxl.utils import get_column_letter, range_boundaries
 from python_calamine import CalamineWorkbook
 
-from rotxl import engine, macros, sample
-from rotxl.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
-from rotxl.settings import Settings
-from rotxl.workbook import build_workbook, save_workbook
+from rotxl.rules import engine
+
+from rotxl.excel import macros
+
+from rotxl.data import sample
+from rotxl.rules.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
+from rotxl.rules.settings import Settings
+from rotxl.excel.workbook import build_workbook, save_workbook
 from spreadsheet import recalculate
 
 SHEETS = ["Start", "Accounts", "Pipeline", "Dashboard", "Settings", "Chart Data"]

@@ -20,11 +20,11 @@ from openpyxl.worksheet.table import TableColumn
 import rotxl
 from rotxl import Settings
 from rotxl.cli import main
-from rotxl.engine import NOT_IN_EXPORT
-from rotxl.merge import SYNC_COLUMN
-from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
-from rotxl.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
-from rotxl.team import build_team, read_workbook_inputs, safe_filenames
+from rotxl.rules.engine import NOT_IN_EXPORT
+from rotxl.data.merge import SYNC_COLUMN
+from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.rules.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
+from rotxl.excel.team import build_team, read_workbook_inputs, safe_filenames
 from spreadsheet import mismatches, recalculate, sheet
 
 AWKWARD = ("../x", "CON", "a/b", "Zoë", "Ana", "ana", "", "nul.txt", "Team Rollup", " trailing dots... ", "x" * 300)

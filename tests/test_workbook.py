@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 
 import rotxl
-from rotxl import Settings, dashboard, metrics, workbook
-from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
-from rotxl.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
-from rotxl.settings import FACTORS
+from rotxl import Settings
+from rotxl.excel import dashboard, workbook
+from rotxl.rules import metrics
+from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
+from rotxl.rules.settings import FACTORS
 from spreadsheet import cells, mismatches, recalculate, same, sheet
 
 AS_OF = dt.date(2026, 1, 20)
@@ -286,7 +288,7 @@ def _schema_errors(path: Path) -> list[str]:
 
 
 def test_files_pass_an_ooxml_validator(built, tmp_path):
-    from rotxl.team import build_team
+    from rotxl.excel.team import build_team
 
     team = build_team(edge_accounts().assign(Owner="Ana"), edge_pipeline().assign(Owner="Ana"), tmp_path, as_of=AS_OF, jobs=1)
     for path in (built, ROOT / "workbook_template.xlsx", team.rollup):

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 import rotxl
 from rotxl.cli import main
-from rotxl.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
-from rotxl.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
+from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.rules.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
 from spreadsheet import mismatches, recalculate, sheet
 
 
@@ -29,8 +29,8 @@ def test_workbook_from_exports_recalculates_to_the_engine(tmp_path):
                                   "--as-of", SAMPLE_AS_OF.isoformat(), "-o", str(out)])
     assert r.exit_code == 0, r.output
     [done] = recalculate([out], tmp_path / "recalc")
-    want_a = rotxl.classify_accounts(rotxl.io.read_accounts(acc))
-    want_p = rotxl.score_pipeline(rotxl.io.read_pipeline(pipe), as_of=SAMPLE_AS_OF)
+    want_a = rotxl.classify_accounts(rotxl.data.io.read_accounts(acc))
+    want_p = rotxl.score_pipeline(rotxl.data.io.read_pipeline(pipe), as_of=SAMPLE_AS_OF)
     errors = mismatches(sheet(done, "Accounts"), want_a, ACCOUNT_DERIVED)
     errors += mismatches(sheet(done, "Pipeline"), want_p, PIPELINE_DERIVED)
     assert not errors, "\n".join(errors[:20])

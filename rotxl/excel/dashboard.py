@@ -1,6 +1,6 @@
 """The Dashboard sheet: SPEC §3 per segment and for the pipeline, as live formulas, with charts.
 
-Figures mirror rotxl.metrics; their cells are listed in CELLS so tests can hold one to the other.
+Figures mirror rotxl.rules.metrics; their cells are listed in CELLS so tests can hold one to the other.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.formula import ArrayFormula
 
-from .engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
-from .metrics import SEGMENTS
+from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
+from ..rules.metrics import SEGMENTS
 
 SEGMENT_ROW = {s: 10 + i for i, s in enumerate(SEGMENTS)}  # A..E in rows 10..14
 SEGMENT_COLUMNS = ("Segment", "Focus", "Accounts", "Revenue", "Effective Hours", "ROT", "Share of Revenue", "Share of Time", "Action")

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .engine import NOT_IN_EXPORT, parse_text
-from .schema import ACCOUNT_DERIVED, PIPELINE_DERIVED, Column
+from ..rules.engine import NOT_IN_EXPORT, parse_text
+from ..rules.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED, Column
 
 SYNC_COLUMN = "CRM Sync"
 DERIVED = set(ACCOUNT_DERIVED) | set(PIPELINE_DERIVED)

@@ -1,7 +1,7 @@
 """The rules of SPEC §1, §2 and §4, vectorised over whole frames.
 
 Every derived column has one implementation here, and beside it the text of the native Excel
-formula that mirrors it (``*_formula``), which rotxl.workbook writes into the tables. The
+formula that mirrors it (``*_formula``), which rotxl.excel.workbook writes into the tables. The
 worksheet functions call these same functions on one-element inputs.
 """
 

@@ -9,8 +9,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from .metrics import account_table, pipeline_table
-from .settings import Settings
+from ..rules.metrics import account_table, pipeline_table
+from ..rules.settings import Settings
 from .workbook import money_format
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (

@@ -2,7 +2,7 @@
 
 Every function works on its own from a notebook::
 
-    from rotxl.io import read_accounts, write_table
+    from rotxl.data.io import read_accounts, write_table
     import rotxl
     write_table(rotxl.classify_accounts(read_accounts("accounts.csv")), "accounts.xlsx")
 
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .engine import parse_dates, parse_numbers, parse_text
+from ..rules import schema
+from ..rules.engine import parse_dates, parse_numbers, parse_text
 from .files import atomic_write
-from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS, Column
+from ..rules.schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS, Column
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")

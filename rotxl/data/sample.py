@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .settings import FACTORS
+from ..rules.settings import FACTORS
 
 OWNERS: tuple[str, ...] = (
     "Ana Souza", "Ben Carter", "Chloé Martin", "Dev Patel",

@@ -2,8 +2,8 @@
 xlwings Lite / Server, one function each, working on the open workbook through xlwings' Book.
 
 Every action takes the workbook as its only argument. Left out, it is the workbook Excel called
-from (``xw.Book.caller()``), so the add-in's VBA can run ``RunPython "import rotxl.macros;
-rotxl.macros.check()"``; xlwings Lite and Server hand their ``book`` in (see lite/main.py).
+from (``xw.Book.caller()``), so the add-in's VBA can run ``RunPython "import rotxl.excel.macros;
+rotxl.excel.macros.check()"``; xlwings Lite and Server hand their ``book`` in (see lite/main.py).
 
 The tables are changed the way the workbook builder writes them: input columns get values, the
 derived columns keep their row formulas (engine.account_formulas / pipeline_formulas, written
@@ -30,10 +30,12 @@ from typing import Any
 import pandas as pd
 import xlwings as xw
 
-from . import engine, io, schema
-from .merge import SYNC_COLUMN, merge_table
-from .schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column, MissingColumnsError
-from .settings import SettingsError
+from ..rules import engine, schema
+
+from ..data import io
+from ..data.merge import SYNC_COLUMN, merge_table
+from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column, MissingColumnsError
+from ..rules.settings import SettingsError
 from .workbook import MONEY_COLUMNS, NUMBER_FORMATS
 
 __all__ = ["import_export", "prioritise", "check", "freeze_thresholds", "live_thresholds", "build_team_workbooks"]
@@ -285,7 +287,7 @@ def _read_export(path: Path, source: str) -> tuple[Kind, pd.DataFrame]:
 
 
 def _keys(df: pd.DataFrame, id_header: str) -> list[str]:
-    """ID plus occurrence number, as rotxl.merge pairs rows (duplicated IDs pair up in order)."""
+    """ID plus occurrence number, as rotxl.data.merge pairs rows (duplicated IDs pair up in order)."""
     ids = engine.parse_text(df[id_header], id_like=True)[0].reset_index(drop=True)
     return list(ids + "\x00" + ids.groupby(ids).cumcount().astype(str))
 
@@ -556,7 +558,7 @@ def live_thresholds(book: xw.Book) -> str:
 
 @_action("Build team workbooks")
 def build_team_workbooks(book: xw.Book) -> str:
-    """One workbook per owner and the Team Rollup, from this workbook's tables (rotxl.team), into a
+    """One workbook per owner and the Team Rollup, from this workbook's tables (rotxl.excel.team), into a
     folder next to this workbook; progress shows in Excel's status bar. Classic Excel only."""
     if _remote(book):
         raise ActionError("Build team workbooks writes files, so it runs in desktop Excel with the rotxl add-in, "

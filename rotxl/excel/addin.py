@@ -1,5 +1,5 @@
-"""The rotxl add-in for Windows Excel: a "ROT" ribbon tab whose buttons run rotxl.macros through
-xlwings (``RunPython "import rotxl.macros; rotxl.macros.check()"``).
+"""The rotxl add-in for Windows Excel: a "ROT" ribbon tab whose buttons run rotxl.excel.macros through
+xlwings (``RunPython "import rotxl.excel.macros; rotxl.excel.macros.check()"``).
 
 The add-in is written from source, without Excel: the ribbon XML, a small workbook, and a VBA
 project (vbaProject.bin) holding
@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import click
 
-from .files import FileExistsNoForce, atomic_write
+from ..data.files import FileExistsNoForce, atomic_write
 
 PROJECT = "rotxl"  # the VBA project's name, and xlwings' PROJECT_NAME: config sheet rotxl.conf
 RIBBON_MODULE = "RibbonROT"
@@ -40,7 +40,7 @@ RIBBON_MODULE = "RibbonROT"
 class Action:
     group: str
     callback: str  # the VBA Sub the button calls
-    function: str  # the function in rotxl.macros it runs
+    function: str  # the function in rotxl.excel.macros it runs
     label: str
     image: str  # imageMso: an icon built into Office
     tip: str
@@ -85,10 +85,10 @@ def ribbon_xml() -> str:
 
 def ribbon_module() -> str:
     subs = [f'Attribute VB_Name = "{RIBBON_MODULE}"',
-            "' Ribbon callbacks of the ROT tab: each button runs one action of rotxl.macros through xlwings."]
+            "' Ribbon callbacks of the ROT tab: each button runs one action of rotxl.excel.macros through xlwings."]
     for a in ACTIONS:
         subs += ["", f"Sub {a.callback}(control As IRibbonControl)",
-                 f'    RunPython "import rotxl.macros; rotxl.macros.{a.function}()"', "End Sub"]
+                 f'    RunPython "import rotxl.excel.macros; rotxl.excel.macros.{a.function}()"', "End Sub"]
     return "\r\n".join(subs) + "\r\n"
 
 

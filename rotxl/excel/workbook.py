@@ -2,7 +2,7 @@
 
 Inputs are written as values (numbers as numbers, dates as dates, text always as text, never
 as a formula); every derived column is a native formula over the named Settings cells, taken
-from rotxl.engine where it sits beside the rule it mirrors. Nothing in the file needs Python.
+from rotxl.rules.engine where it sits beside the rule it mirrors. Nothing in the file needs Python.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
-from . import dashboard, engine
-from .files import atomic_write
-from .io import typed_values
-from .schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column
-from .settings import DEFAULT_WEIGHTS, FACTORS, Settings
+from . import dashboard
+
+from ..rules import engine
+from ..data.files import atomic_write
+from ..data.io import typed_values
+from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column
+from ..rules.settings import DEFAULT_WEIGHTS, FACTORS, Settings
 
 # The schema lets a font's children come in any order, but Excel expects its own order
 # ([MS-OI29500] 2.1.706) and openpyxl writes color before sz. Write them the way Excel does.

@@ -2,7 +2,7 @@
 
 Thresholds are computed once over the whole team and written into every workbook as numbers,
 so an A account means the same thing for everyone. A rebuild merges the fresh exports with
-what each salesperson typed (rotxl.merge), team-wide by ID, so an account that moved from one
+what each salesperson typed (rotxl.data.merge), team-wide by ID, so an account that moved from one
 owner to another takes its logged hours along.
 """
 
@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import engine, rollup
-from .io import read_table
-from .merge import merge_table
-from .schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
-from .settings import Settings
+from ..rules import engine
+
+from . import rollup
+from ..data.io import read_table
+from ..data.merge import merge_table
+from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
+from ..rules.settings import Settings
 from .workbook import build_workbook, save_workbook
 
 UNASSIGNED = "Unassigned"

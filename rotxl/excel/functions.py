@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from . import engine, schema
-from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS, Column, MissingColumnsError
-from .settings import FACTORS, Settings, SettingsError
+from ..rules import engine, schema
+from ..rules.schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS, Column, MissingColumnsError
+from ..rules.settings import FACTORS, Settings, SettingsError
 
 # The Python names are the Excel names: classic xlwings registers a function under its
 # Python name, so lower-case names would show up in Excel as =rot(...).

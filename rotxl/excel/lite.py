@@ -16,12 +16,12 @@ from pathlib import Path
 
 import xlwings
 
-from . import __version__
-from .files import atomic_write
+from .. import __version__
+from ..data.files import atomic_write
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]
 # Modules Lite has no use for: the command line and the add-in writer need click and a disk.
-LEFT_OUT = ("cli.py", "addin.py", "lite.py")
+LEFT_OUT = ("cli.py", "excel/addin.py", "excel/lite.py")
 REQUIREMENTS = ("pandas", "numpy", "openpyxl")
 
 LOADER = '''\
@@ -42,8 +42,8 @@ SCRIPTS = '''\
 import xlwings as xw
 from xlwings import script
 
-from rotxl import macros
-from rotxl.functions import *  # noqa: F403 - every worksheet function, registered by its @xw.func
+from rotxl.excel import macros
+from rotxl.excel.functions import *  # noqa: F403 - every worksheet function, registered by its @xw.func
 
 
 @script
@@ -79,7 +79,9 @@ def live_thresholds(book: xw.Book):
 
 def package_files() -> dict[str, bytes]:
     """The rotxl modules main.py carries, by their path inside the archive."""
-    return {f"rotxl/{p.name}": p.read_bytes() for p in sorted(PACKAGE.glob("*.py")) if p.name not in LEFT_OUT}
+    files = sorted(PACKAGE.rglob("*.py"))
+    return {f"rotxl/{p.relative_to(PACKAGE).as_posix()}": p.read_bytes() for p in files
+            if p.relative_to(PACKAGE).as_posix() not in LEFT_OUT}
 
 
 def embedded_files(main_py: str) -> dict[str, bytes]:

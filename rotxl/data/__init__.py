@@ -1,0 +1,1 @@
+"""Files and memory of past builds: reading exports, writing files, merging."""

@@ -1,0 +1,1 @@
+"""What a person opens or clicks: workbooks, sheets, worksheet functions, actions, the team build."""
