@@ -50,6 +50,26 @@ PIPELINE_COLUMNS: tuple[Column, ...] = (
     Column("Lost Reason", "text", False, ("Loss Reason", "Closed Lost Reason", "Reason Lost")),
 )
 
+# §7.2: the customer's own size, a firmographic (§10), kept under this name and never Revenue.
+COMPANY_REVENUE = Column("Company Revenue", "number", False, ("Annual Revenue", "Annual Revenue (USD)"), True)
+# §10: firmographic columns ICP Fit compares, when present (numbers in quintile bands).
+FIRMOGRAPHICS: tuple[str, ...] = ("Industry", "Company Revenue", "Employees", "Country", "State")
+
+# §7.3: one row per logged activity.
+ACTIVITY_COLUMNS: tuple[Column, ...] = (
+    Column("Date", "date", True, ("Activity Date", "Due Date", "Start", "Start Date Time", "Call Date",
+                                  "Meeting Start Time", "Create Date")),
+    Column("Account ID", "id", False, ()),
+    Column("Account", "text", False, ("Account Name", "Company", "Company name", "Associated Company", "Related To")),
+    Column("Opportunity ID", "id", False, ()),
+    Column("Opportunity", "text", False, ("Opportunity Name", "Associated Deal", "Deal Name")),
+    Column("Owner", "text", False, ("Assigned", "Assigned To", "Activity Assigned To", "Activity owner", "Call owner")),
+    Column("Type", "text", False, ("Activity Type", "Task Subtype", "Event Subtype", "Call/Email/Meeting")),
+    Column("Duration", "duration", False, ("Duration (minutes)", "Duration (min)", "Meeting Duration")),
+)
+# Duration headers that hold seconds, not minutes (§7.3).
+DURATION_SECONDS: tuple[str, ...] = ("Call Duration", "Call Duration (seconds)", "Duration (seconds)")
+
 ACCOUNT_DERIVED: tuple[str, ...] = ("Effective Hours", "ROT", "Segment", "Action", "Issues")
 PIPELINE_DERIVED: tuple[str, ...] = (
     "Engagement", "Expected Value", "Opportunity ROT", "Priority", "Next Follow-up", "Overdue", "Issues",

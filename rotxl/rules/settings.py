@@ -45,6 +45,21 @@ class Settings:
     default_deal_hours: float = 10
     cadence_days: int = 10
     as_of: dt.date | None = None
+    # §8 the weekly plan (personal)
+    weekly_hours: float = 20
+    follow_up_minutes: float = 15
+    # §7.2, §7.3 revenue from won deals and time from activities (team)
+    revenue_months: int = 12
+    hours_months: int = 12
+    minutes_call: float = 15
+    minutes_email: float = 5
+    minutes_meeting: float = 60
+    minutes_other: float = 15
+    # §9 learned engagement
+    learn_months: int = 24
+    use_learned: bool = True
+    # §10 cost of sales (team); None: not given
+    hourly_cost: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(FACTORS):
@@ -57,6 +72,10 @@ class Settings:
             raise SettingsError("DefaultDealHours must be ≥ 0")
         if self.cadence_days < 0:
             raise SettingsError("CadenceDays must be ≥ 0")
+        if self.weekly_hours < 0:
+            raise SettingsError("WeeklyHours must be ≥ 0")
+        if self.follow_up_minutes <= 0:
+            raise SettingsError("FollowUpMinutes must be > 0")
         check_floor_below_high(self.revenue_floor, self.revenue_high)
 
     def with_(self, **changes) -> "Settings":
@@ -65,6 +84,35 @@ class Settings:
 
     def as_of_date(self) -> dt.date:
         return self.as_of or dt.date.today()
+
+
+# SPEC §5: every setting's named cell on the Settings sheet, and whether a rebuild carries a
+# salesperson's own value ("personal") or rewrites it ("team"). AsOf is the build's: a typed
+# date is never carried.
+NAMED_CELLS: dict[str, tuple[str, str]] = {
+    "aggravation_weight": ("AggravationWeight", "personal"),
+    "revenue_high": ("RevenueHigh", "team"),
+    "revenue_floor": ("RevenueFloor", "team"),
+    "hours_high": ("HoursHigh", "team"),
+    "p_min": ("PMin", "team"),
+    "amount_min": ("AmountMin", "team"),
+    "big_deal_amount": ("BigDealAmount", "team"),
+    "default_deal_hours": ("DefaultDealHours", "personal"),
+    "cadence_days": ("CadenceDays", "personal"),
+    "weekly_hours": ("WeeklyHours", "personal"),
+    "follow_up_minutes": ("FollowUpMinutes", "personal"),
+    "revenue_months": ("RevenueMonths", "team"),
+    "hours_months": ("HoursMonths", "team"),
+    "minutes_call": ("MinutesCall", "team"),
+    "minutes_email": ("MinutesEmail", "team"),
+    "minutes_meeting": ("MinutesMeeting", "team"),
+    "minutes_other": ("MinutesOther", "team"),
+    "learn_months": ("LearnMonths", "team"),
+    "use_learned": ("UseLearned", "personal"),
+    "hourly_cost": ("HourlyCost", "team"),
+    "as_of": ("AsOf", "build"),
+}
+# The five factor weights are personal too: WeightAccess … WeightRelationship (rules.engine.WEIGHT_NAMES).
 
 
 def check_floor_below_high(floor: float | None, high: float | None) -> None:

@@ -1,0 +1,59 @@
+"""The one path that writes a cell from data: text is always text, never a formula.
+
+openpyxl makes any string that starts with "=" a formula, and LibreOffice evaluates a DDE
+``=cmd|...`` or ``=HYPERLINK(...)`` written that way. Every sheet writes values that came from
+outside (CRM text, owner names, export headers) through :func:`put`, so no such string is ever
+a live formula, in any cell of any file rotxl writes. Formulas rotxl builds itself are written
+with :func:`put_formula`, which is the only way to write one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+# Excel's cell limit; longer text is cut (and the cut is marked) rather than refused by Excel.
+MAX_TEXT = 32767
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: str) -> str:
+    """Text as a cell can hold it: no control characters XML forbids, at most 32,767 characters."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+
+
+def clean_name(value: object) -> str:
+    """A name or header for display (sheet cells, terminal): control characters removed, trimmed."""
+    return _CONTROL.sub("", str(value)).replace("\t", " ").replace("\r", " ").replace("\n", " ").strip()
+
+
+def put(ws, row: int, column: int, value: object, number_format: str | None = None):
+    """Write a value from data: text as a text cell (never a formula), numbers and dates as such."""
+    if isinstance(value, str):
+        cell = ws.cell(row, column, clean_text(value))
+        cell.data_type = "s"
+        return cell
+    cell = ws.cell(row, column, value)
+    if number_format and isinstance(value, (int, float, dt.date)) and not isinstance(value, bool):
+        cell.number_format = number_format
+    return cell
+
+
+def put_row(ws, row: int, values: list[object], first_column: int = 1) -> None:
+    """Write a row of data values (headers, owner names, figures) through :func:`put`."""
+    for j, v in enumerate(values, start=first_column):
+        if v is not None:
+            put(ws, row, j, v)
+
+
+def put_formula(ws, row: int, column: int, formula: str, number_format: str | None = None):
+    """Write a formula rotxl built itself (never one assembled from data text)."""
+    if not formula.startswith("="):
+        raise ValueError(f"not a formula: {formula!r}")
+    cell = ws.cell(row, column, formula)
+    if number_format:
+        cell.number_format = number_format
+    return cell
