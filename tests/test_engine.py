@@ -186,7 +186,10 @@ def _opp(**row) -> dict:
 def test_every_invalid_opportunity_value(field, value, message):
     result = rotxl.score_pipeline(pd.DataFrame([_opp(**{field: value})]), as_of=dt.date(2026, 1, 1))
     assert result["Issues"][0] == message
-    assert pd.isna(result["Priority"][0]) and pd.isna(result["Next Follow-up"][0])
+    assert pd.isna(result["Priority"][0]) and pd.isna(result["Engagement"][0])
+    # Follow-up goes on through any issue of an Open row, except a Last Contact that is not a date.
+    follows = field not in ("Status", "Last Contact")
+    assert result["Next Follow-up"][0] == (CONTACT_NOW if follows else None)
 
 
 def test_engagement_from_scores_drops_blank_factors():
@@ -221,13 +224,102 @@ def test_actions_are_the_spec_texts():
     assert ACTIONS["D"] == "Selectively dump; recruit layers from leadership"
 
 
+def test_logged_hours_stand_in_for_blank_hours_and_prospects_are_p():
+    rows = pd.DataFrame([
+        _one(**{"Account ID": "1", "Hours": None, "Logged Hours": 8}),
+        _one(**{"Account ID": "2", "Hours": 4, "Logged Hours": 8}),
+        _one(**{"Account ID": "3", "Hours": None, "Logged Hours": None}),
+        _one(**{"Account ID": "4", "Revenue": 0, "Hours": 3}),
+        _one(**{"Account ID": "5", "Revenue": 50, "Hours": 2, "Logged Hours": -1}),
+    ])
+    result = rotxl.classify_accounts(rows, Settings(revenue_high=100, revenue_floor=10, hours_high=5))
+    assert result["Effective Hours"].tolist()[:2] == [8, 4]
+    assert pd.isna(result["Segment"][2]) and result["Issues"][2] == ""  # awaiting hours, not an issue
+    assert result["Segment"][3] == "P" and result["Action"][3] == ACTIONS["P"] == "Prospect: win the first deal"
+    assert result["Issues"][4] == "Logged Hours must be ≥ 0"
+
+
+def test_thresholds_leave_out_prospects_untouched_accounts_and_rows_that_left_the_export():
+    rows = pd.DataFrame([
+        _one(**{"Account ID": str(i), "Revenue": r, "Hours": h, "CRM Sync": sync})
+        for i, (r, h, sync) in enumerate([(0, 5, None), (100, 0, None), (200, 4, None), (300, 8, None),
+                                         (10_000, 50, "Not in latest export")])
+    ])
+    result = rotxl.classify_accounts(rows)
+    t = result.attrs["thresholds"]
+    assert t["RevenueHigh"] == percentile_inc(np.array([100.0, 200, 300]), 0.7)
+    assert t["HoursHigh"] == 6  # median of 4 and 8: EH 0 and the prospect's 5 left out
+    assert result["Segment"][4] in list("ABCDE")  # the kept row is still classified
+
+
+def test_a_book_of_prospects_still_segments():
+    rows = pd.DataFrame([_one(**{"Account ID": str(i), "Revenue": 0, "Hours": i}) for i in range(3)])
+    result = rotxl.classify_accounts(rows)
+    assert result["Segment"].tolist() == ["P", "P", "P"]
+
+
+@pytest.mark.parametrize("field, value", [("Revenue", 1e308), ("Hours", math.inf), ("Logged Hours", "1e999"), ("Margin", -math.inf)])
+def test_numbers_beyond_a_cell_are_too_large(field, value):
+    result = rotxl.classify_accounts(pd.DataFrame([_one(**{field: value})], dtype=object))
+    assert result["Issues"][0] == f"{field} is too large"
+
+
+def test_effective_hours_and_rot_that_would_overflow_are_issues():
+    rows = pd.DataFrame([_one(**{"Account ID": "1", "Hours": 9e307, "Aggravation": 5}),
+                         _one(**{"Account ID": "2", "Revenue": 1e300, "Hours": 1e-300})])
+    result = rotxl.classify_accounts(rows, Settings(revenue_high=1, revenue_floor=1, hours_high=1))
+    assert result["Issues"].tolist() == ["Effective Hours is too large", "ROT is too large"]
+    assert result[["Effective Hours", "ROT"]].isna().all(axis=None)
+
+
+def test_follow_up_past_the_last_date_is_an_issue_never_a_date():
+    rows = pd.DataFrame([_opp(**{"Last Contact": dt.date(9999, 12, 25)}), _opp(**{"Opportunity ID": "P", "Est. Hours": 1e-310, "Amount": 1e308})])
+    result = rotxl.score_pipeline(rows, as_of=dt.date(2026, 1, 1))
+    assert result["Issues"][0] == "Next Follow-up is past 9999-12-31"
+    assert pd.isna(result["Next Follow-up"][0]) and pd.isna(result["Overdue"][0])
+    assert result["Issues"][1] == "Amount is too large"
+
+
+def test_follow_up_goes_on_through_other_issues():
+    rows = pd.DataFrame([
+        _opp(**{"Opportunity ID": "1", "Amount": None, "Last Contact": "2026-01-01"}),
+        _opp(**{"Opportunity ID": "2", "Budget": 9}),
+        _opp(**{"Opportunity ID": "3", "Status": "Won", "Last Contact": "2026-01-01"}),
+        _opp(**{"Opportunity ID": "4", "Last Contact": "soon"}),
+    ])
+    result = rotxl.score_pipeline(rows, as_of=dt.date(2026, 1, 20))
+    assert result["Next Follow-up"].tolist() == [dt.date(2026, 1, 11), CONTACT_NOW, None, None]
+    assert result["Overdue"].tolist()[:2] == [True, False] and result["Overdue"].isna().tolist()[2:] == [True, True]
+    assert result["Priority"].isna().all()
+
+
+def test_learned_probability_replaces_engagement_and_the_missing_scores_issue():
+    rows = pd.DataFrame([_opp(**{"Opportunity ID": "1", "Probability": None}), _opp(**{"Opportunity ID": "2", "Probability": 0.9})])
+    rows["Learned Probability"] = [0.3, None]
+    result = rotxl.score_pipeline(rows, as_of=dt.date(2026, 1, 1))
+    assert result["Engagement"].tolist() == [0.3, 0.9] and result["Issues"].tolist() == ["", ""]
+    off = rotxl.score_pipeline(rows, Settings(use_learned=False), as_of=dt.date(2026, 1, 1))
+    assert off["Issues"][0] == "No probability or engagement scores"
+
+
+def test_blank_rows_stay_blank():
+    acc = pd.DataFrame([_one(), {k: None for k in _one()}], dtype=object)
+    out = rotxl.classify_accounts(acc)
+    assert all(_same(v, None) or v == "" for v in out.iloc[1][ACCOUNT_OUT])
+    pipe = pd.DataFrame([_opp(), {k: None for k in _opp()}], dtype=object)
+    out = rotxl.score_pipeline(pipe, as_of=dt.date(2026, 1, 1))
+    assert all(_same(v, None) or v == "" for v in out.iloc[1][PIPELINE_OUT])
+
+
 # ---------------------------------------------------------------- properties
 
 cell_number = st.one_of(
     st.none(),
     st.integers(-3, 8),
     st.floats(-10, 1e6, allow_nan=False, width=32),
-    st.sampled_from(["", "12k", "7", " 3 ", "50%", "abc", "-0", "1e3"]),
+    st.sampled_from(["", "12k", "7", " 3 ", "50%", "abc", "-0", "1e3", 0]),
+    # beyond what a cell holds, and close enough to it that EH or ROT overflow
+    st.sampled_from([1e308, -math.inf, math.inf, "1e999", "inf", 6e307, 1e-300]),
 )
 account_row = st.fixed_dictionaries({
     "Account ID": st.sampled_from(["A1", "A2", "A3", "A4", "A5", "A6", "A7", "", None, 8.0]),
@@ -235,7 +327,9 @@ account_row = st.fixed_dictionaries({
     "Revenue": cell_number,
     "Margin": st.one_of(st.none(), st.floats(-0.5, 1.5, allow_nan=False), st.sampled_from(["", "x", "40%"])),
     "Hours": cell_number,
+    "Logged Hours": cell_number,
     "Aggravation": st.one_of(st.none(), st.integers(0, 6), st.sampled_from([2.5, "3", "", "bad"])),
+    "CRM Sync": st.sampled_from([None, None, "Not in latest export"]),
 })
 
 
@@ -249,6 +343,9 @@ def test_classify_matches_reference_on_random_rows(rows, weight):
         raise AssertionError("computed thresholds contradicted each other")
     expected, thresholds = reference.classify(rows, weight=weight)
     assert_matches(result, expected, ACCOUNT_OUT)
+    assert result.attrs["thresholds"] == pytest.approx(thresholds, rel=1e-12, nan_ok=True)
+    derived = result[["Effective Hours", "ROT"]].to_numpy(dtype=float)
+    assert not np.isinf(derived).any()  # no inf ever reaches a table
 
 
 opp_row = st.fixed_dictionaries({
@@ -257,10 +354,12 @@ opp_row = st.fixed_dictionaries({
     "Probability": st.one_of(st.none(), st.floats(-0.2, 1.2, allow_nan=False), st.sampled_from(["", "60%", "x"])),
     **{f: st.one_of(st.none(), st.integers(-1, 6), st.sampled_from([2.5, ""])) for f in reference.FACTORS},
     "Est. Hours": st.one_of(st.none(), st.sampled_from([0, 5, -1, "x", 12.5])),
-    "Last Contact": st.one_of(st.none(), st.dates(dt.date(2025, 12, 1), dt.date(2026, 2, 1)), st.sampled_from(["", "2026-01-03", "soon"])),
+    "Last Contact": st.one_of(st.none(), st.dates(dt.date(2025, 12, 1), dt.date(2026, 2, 1)),
+                              st.sampled_from(["", "2026-01-03", "soon", dt.date(9999, 12, 25), dt.date(9999, 12, 21)])),
     "Follow-ups": st.one_of(st.none(), st.integers(-1, 5)),
     "Status": st.sampled_from([None, "", "Open", "Won", "lost", "Lost", "Maybe"]),
     "Lost Reason": st.sampled_from([None, "", "Price"]),
+    "CRM Sync": st.sampled_from([None, None, "Not in latest export"]),
 })
 
 
@@ -270,8 +369,23 @@ def test_score_matches_reference_on_random_rows(rows):
     df = pd.DataFrame(rows, dtype=object)
     as_of = dt.date(2026, 1, 10)
     result = rotxl.score_pipeline(df, as_of=as_of)
-    expected, _ = reference.score(rows, as_of)
+    expected, thresholds = reference.score(rows, as_of)
     assert_matches(result, expected, PIPELINE_OUT)
+    assert result.attrs["thresholds"] == pytest.approx(thresholds, rel=1e-12, nan_ok=True)
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(opp_row, min_size=1, max_size=20), data=st.data(), use=st.booleans())
+def test_learned_probability_matches_reference(rows, data, use):
+    learned = data.draw(st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=len(rows), max_size=len(rows)))
+    df = pd.DataFrame(rows, dtype=object).assign(**{"Learned Probability": learned})
+    as_of = dt.date(2026, 1, 10)
+    result = rotxl.score_pipeline(df, Settings(use_learned=use), as_of=as_of)
+    expected, _ = reference.score(rows, as_of, learned=learned if use else None)
+    assert_matches(result, expected, PIPELINE_OUT)
+    # The same through the argument, with no such column in the frame.
+    by_arg = rotxl.score_pipeline(pd.DataFrame(rows, dtype=object), Settings(use_learned=use), as_of=as_of, learned=learned)
+    assert_matches(by_arg, expected, PIPELINE_OUT)
 
 
 def test_vectorised_on_a_million_rows_without_error():

@@ -17,7 +17,7 @@ from rotxl import Settings
 from rotxl.excel import dashboard, workbook
 from rotxl.rules import metrics
 from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
-from rotxl.rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
+from rotxl.rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, SYNC_COLUMN
 from rotxl.rules.settings import FACTORS
 from spreadsheet import cells, mismatches, recalculate, same, sheet
 
@@ -208,8 +208,8 @@ def test_sheets_tables_and_names(built):
     assert wb.sheetnames[:5] == ["Start", "Accounts", "Pipeline", "Dashboard", "Settings"]
     assert list(wb["Accounts"].tables) == ["Accounts"] and list(wb["Pipeline"].tables) == ["Pipeline"]
     headers = [c.value for c in wb["Accounts"][1]]
-    assert headers == INPUTS["Accounts"] + list(ACCOUNT_DERIVED)
-    assert [c.value for c in wb["Pipeline"][1]] == INPUTS["Pipeline"] + list(PIPELINE_DERIVED)
+    assert headers == INPUTS["Accounts"] + [SYNC_COLUMN] + list(ACCOUNT_DERIVED)
+    assert [c.value for c in wb["Pipeline"][1]] == INPUTS["Pipeline"] + [SYNC_COLUMN] + list(PIPELINE_DERIVED)
     names = set(wb.defined_names)
     assert {"AggravationWeight", "RevenueHigh", "RevenueFloor", "HoursHigh", "PMin", "AmountMin", "BigDealAmount",
             "DefaultDealHours", "CadenceDays", "AsOf"} <= names

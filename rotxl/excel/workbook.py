@@ -28,7 +28,16 @@ from . import dashboard
 from ..rules import engine
 from ..data.files import atomic_write
 from ..data.io import typed_values
-from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column
+from ..rules.schema import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_DERIVED,
+    LEARNED_PROBABILITY,
+    NOT_IN_EXPORT,
+    PIPELINE_COLUMNS,
+    PIPELINE_DERIVED,
+    SYNC_COLUMN,
+    Column,
+)
 from ..rules.settings import DEFAULT_WEIGHTS, FACTORS, Settings
 
 # The schema lets a font's children come in any order, but Excel expects its own order
@@ -54,11 +63,12 @@ HELP: dict[str, str] = {
     "Owner": "The salesperson who owns the account.",
     "Revenue": "Revenue from the account over the period (e.g. the last 12 months).",
     "Margin": "Gross margin 0–100%; blank = 100% (ROT on revenue).",
-    "Hours": "Selling and service hours spent on the account over the same period. Blank = not logged yet.",
+    "Hours": "Selling and service hours spent on the account over the same period, as you state them. Blank = Logged Hours.",
+    "Logged Hours": "Hours logged in the CRM's activities over the period; refreshed by every build. Used when Hours is blank.",
     "Aggravation": "1 (none) to 5 (drains energy far beyond its hours); blank = 1.",
-    "Effective Hours": "Hours inflated by aggravation: Hours × (1 + AggravationWeight × (Aggravation − 1)).",
+    "Effective Hours": "Hours (else Logged Hours) inflated by aggravation: × (1 + AggravationWeight × (Aggravation − 1)).",
     "ROT": "Return on time: Revenue × Margin ÷ Effective Hours.",
-    "Segment": "A–E: A high revenue/low time, B low revenue/low time, C low producer, D high revenue/high time, E low revenue/high time.",
+    "Segment": "P prospect (no revenue yet); A–E: A high revenue/low time, B low revenue/low time, C low producer, D high revenue/high time, E low revenue/high time.",
     "Action": "What to do with accounts of this segment.",
     "Issues": "What is wrong with the row's inputs; derived columns stay blank until it is fixed.",
     "Opportunity ID": "The CRM's ID of the opportunity; unique.",
@@ -83,10 +93,11 @@ HELP: dict[str, str] = {
     "Priority": "Pursue (likely and big enough), Nurture (big deal, unlikely), Deprioritize. Open rows only.",
     "Next Follow-up": "Last Contact + CadenceDays; \"Contact now\" when never contacted.",
     "Overdue": "TRUE when AsOf is past the next follow-up.",
+    SYNC_COLUMN: f"Written by a rebuild: \"{NOT_IN_EXPORT}\" on rows that left the CRM export (kept, but out of thresholds and figures).",
 }
 
 NUMBER_FORMATS: dict[str, str] = {
-    "Margin": "0%", "Hours": "#,##0.0", "Aggravation": "0", "Effective Hours": "#,##0.0",
+    "Margin": "0%", "Hours": "#,##0.0", "Logged Hours": "#,##0.0", "Aggravation": "0", "Effective Hours": "#,##0.0",
     "Probability": "0%", "Engagement": "0%", "Est. Hours": "#,##0.0", "Follow-ups": "0",
     "Close Date": "yyyy-mm-dd", "Last Contact": "yyyy-mm-dd", "Next Follow-up": "yyyy-mm-dd",
     **{f: "0" for f in FACTORS},
@@ -202,8 +213,10 @@ def _input_frame(df: pd.DataFrame | None, columns: tuple[Column, ...], derived: 
     for h in spec:
         out[h] = df[h].to_numpy(dtype=object) if h in df.columns else None
     for h in df.columns:
-        if h not in spec and h not in derived:
+        if h not in spec and h not in derived and h != SYNC_COLUMN:
             out[str(h)] = df[h].to_numpy(dtype=object)
+    # Always there: the threshold formulas leave out the rows it marks.
+    out[SYNC_COLUMN] = df[SYNC_COLUMN].to_numpy(dtype=object) if SYNC_COLUMN in df.columns else None
     return out
 
 
@@ -274,6 +287,7 @@ def _account_cues(ws, last_row: int) -> None:
         (("Revenue",), {"type": "decimal", "operator": "greaterThanOrEqual", "formula1": "0"}, HELP["Revenue"]),
         (("Margin",), {"type": "decimal", "operator": "between", "formula1": "0", "formula2": "1"}, HELP["Margin"]),
         (("Hours",), {"type": "decimal", "operator": "greaterThanOrEqual", "formula1": "0"}, HELP["Hours"]),
+        (("Logged Hours",), {"type": "decimal", "operator": "greaterThanOrEqual", "formula1": "0"}, HELP["Logged Hours"]),
         (("Aggravation",), {"type": "whole", "operator": "between", "formula1": "1", "formula2": "5"}, HELP["Aggravation"]),
     ])
     seg = _letter(ws, "Segment")
@@ -368,7 +382,7 @@ def build_workbook(
     pipe_in = _input_frame(pipeline, PIPELINE_COLUMNS, PIPELINE_DERIVED)
     acc_ws, pipe_ws = wb.create_sheet("Accounts"), wb.create_sheet("Pipeline")
     _write_table(acc_ws, "Accounts", acc_in, engine.account_formulas(), currency)
-    _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(), currency)
+    _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(LEARNED_PROBABILITY in pipe_in.columns), currency)
     _account_cues(acc_ws, max(len(acc_in), 1) + 1 + SPARE_ROWS)
     _pipeline_cues(pipe_ws, max(len(pipe_in), 1) + 1 + SPARE_ROWS)
     dash = wb.create_sheet("Dashboard")

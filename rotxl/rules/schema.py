@@ -30,6 +30,8 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
     Column("Revenue", "number", True, ("Annual Revenue", "Revenue (TTM)", "Trailing Revenue"), True),
     Column("Margin", "fraction", False, ("Gross Margin",)),
     Column("Hours", "number", False, ("Hours Spent", "Time Spent", "Maintenance Hours")),
+    # §7.3: filled by every build from the activity log; Hours, when typed, wins over it.
+    Column("Logged Hours", "number", False, ("Hours Logged",), True),
     Column("Aggravation", "whole", False, ("Aggravation Factor",)),
 )
 
@@ -76,6 +78,13 @@ PIPELINE_DERIVED: tuple[str, ...] = (
 )
 
 STATUSES: tuple[str, ...] = ("Open", "Won", "Lost")
+
+# §6.1: the column a rebuild writes beside every row, and its value on rows that left the export.
+# Such rows keep their derived values but are left out of thresholds and figures.
+SYNC_COLUMN = "CRM Sync"
+NOT_IN_EXPORT = "Not in latest export"
+# §9: the learned model's output column; Engagement uses it when Settings.use_learned.
+LEARNED_PROBABILITY = "Learned Probability"
 
 
 class MissingColumnsError(ValueError):
