@@ -205,7 +205,13 @@ def _number(value: Cell, col: Column, low: float = 0.0, high: float | None = Non
 
     Blank where required and text where a number belongs: #VALUE!; out of range: #NUM!.
     """
-    v = _read_number(value)
+    cls = value.__class__
+    if (cls is float or cls is int) and -MAX_NUMBER <= value <= MAX_NUMBER:
+        v = float(value)  # the common case, without a second call
+    elif value is None:
+        v = math.nan
+    else:
+        v = _read_number(value)
     if v != v:
         if col.required:
             raise _Fail(VALUE)
@@ -222,15 +228,22 @@ def _number(value: Cell, col: Column, low: float = 0.0, high: float | None = Non
     return v
 
 
+@functools.lru_cache(maxsize=None)
+def _argument(name: str, kind: str = "number", required: bool = False) -> Column:
+    return Column(name, kind, required)
+
+
 def _setting(value: Cell, name: str, default: float | None) -> float | None:
     """A setting given as an argument, a number ≥ 0; blank is the spec's default."""
-    v = _number(value, Column(name, "number"))
+    if value is None:
+        return default
+    v = _number(value, _argument(name))
     return default if v != v else v
 
 
 def _threshold(value: Cell, name: str, kind: str = "number") -> float:
     """A required threshold argument: same kind of number as the values it is compared with."""
-    return _number(value, Column(name, kind, required=True))
+    return _number(value, _argument(name, kind, True))
 
 
 def _finite(x: float) -> float:
