@@ -20,7 +20,7 @@ from xlwings.server import custom_functions_call, custom_functions_meta
 from rotxl.rules import engine
 
 from rotxl.excel import functions
-from rotxl.rules.settings import Settings
+from rotxl.rules.settings import FACTORS, Settings, SettingsError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # udfs.py lives at the repo root
 import udfs  # noqa: E402
@@ -218,7 +218,7 @@ def test_an_unexpected_exception_becomes_value_error(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(engine, "rot", broken)
+    monkeypatch.setattr(functions, "_effective_hours", broken)
     assert one(call("ROT", c(1000), c(10), None, None, None)) == err("#VALUE!")
 
 
@@ -235,16 +235,21 @@ def test_scalar_calls_build_no_pandas_objects(monkeypatch):
 
 @pytest.mark.parametrize(
     "value",
-    [0, 7, 12.5, -3.25, 1e300, float("nan"), float("inf"), None, "12", " 60% ", "12k", "", True, False, "1e3"],
+    [0, 7, 12.5, -3.25, 1e300, 1e308, -1e308, float("nan"), float("inf"), None, "12", " 60% ", "12k", "", True, False, "1e3",
+     dt.date(2026, 1, 2)],
 )
-def test_the_fast_number_path_reads_like_the_engine(value):
-    fast = functions._parse_number(value)
+def test_the_plain_number_reading_is_the_engines(value):
     ref = engine.parse_numbers(pd.Series([value], dtype=object))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         ref = engine.parse_numbers(pd.Series([value], dtype="float64"))  # how a numeric column reads
-    np.testing.assert_array_equal(fast.values, ref.values)
-    np.testing.assert_array_equal(fast.blank, ref.blank)
-    np.testing.assert_array_equal(fast.bad, ref.bad)
+    try:
+        got = functions._read_number(value)
+    except functions._Fail as e:
+        # not a number (#VALUE!) or beyond what a spreadsheet holds (#NUM!)
+        assert ref.bad[0] or abs(ref.values[0]) > functions.MAX_NUMBER, (value, e.code)
+        return
+    assert not ref.bad[0]
+    assert (np.isnan(got) and ref.blank[0]) or got == ref.values[0]
 
 
 # ---------------------------------------------------------------- ROT_SEGMENT, ROT_ACTION
@@ -271,7 +276,8 @@ def test_rot_segment_follows_the_spec_order(revenue, hours, aggravation, expecte
 
 
 def test_rot_segment_blank_floor_is_zero_and_blank_hours_is_blank():
-    assert one(call("ROT_SEGMENT", c(0), c(5), c(100), c(20), None, None, None)) == "B"
+    assert one(call("ROT_SEGMENT", c(1), c(5), c(100), c(20), None, None, None)) == "B"
+    assert one(call("ROT_SEGMENT", c(0), c(5), c(100), c(20), None, None, None)) == "P"  # no revenue: a prospect
     assert one(call("ROT_SEGMENT", c(500), c(""), c(100), c(20), None, None, None)) == ""
 
 
@@ -649,3 +655,150 @@ def test_pipeline_table_errors():
     assert one(call("PIPELINE_TABLE", [PIPELINE_HEADER, *PIPELINE_ROWS], c("someday"))) == err("#VALUE!")
     assert one(call("PIPELINE_TABLE", [["Deal", "Value"], ["x", 1]], None)) == err("#VALUE!")
     assert one(call("PIPELINE_TABLE", c(xl_error("#REF!")), None)) == err("#REF!")
+
+
+# ---------------------------------------------------------------- the one-cell functions are the engine's rules
+#
+# The scalar functions follow the engine in plain Python for speed (rotxl/excel/functions.py);
+# here hypothesis holds them to the engine over random cells, extremes included: an Excel error
+# exactly where the engine gives the row an issue, otherwise the engine's value to the bit.
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+_EXTREMES = [0, 0.0, 1e-300, 9.99999999999999e307, 1e308, -1e308, float("inf"), float("-inf")]
+
+
+def _cells(low=-5.0, high=1e6, extra=()):
+    return st.one_of(
+        st.none(),
+        st.just(""),
+        st.floats(low, high, allow_nan=False),
+        st.integers(int(low), int(high)),
+        st.sampled_from([*_EXTREMES, "12", " 60% ", "12k", "n/a", True, *extra]),
+    )
+
+
+def _is_error(v) -> bool:
+    return isinstance(v, str) and v in functions.ERRORS
+
+
+def _account_row(revenue, hours, aggravation, margin) -> pd.DataFrame:
+    return pd.DataFrame([{"Account ID": "A1", "Account": "Acme", "Revenue": revenue, "Margin": margin,
+                          "Hours": hours, "Aggravation": aggravation}], dtype=object)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(revenue=_cells(), hours=_cells(), aggravation=_cells(0, 6), margin=_cells(-0.5, 1.5),
+       weight=st.one_of(st.none(), st.floats(0, 3)))
+def test_rot_and_rot_segment_are_the_engine(revenue, hours, aggravation, margin, weight):
+    s = Settings(aggravation_weight=0.25 if weight is None else weight, revenue_high=5000, hours_high=20, revenue_floor=100)
+    row = engine.classify_accounts(_account_row(revenue, hours, aggravation, margin), s).iloc[0]
+    got = functions.ROT(revenue, hours, aggravation, margin, weight)
+    seg = functions.ROT_SEGMENT(revenue, hours, 5000, 20, 100, aggravation, weight)
+    if row["Issues"]:
+        # The function has one more rule the table has not: margin is not an argument of ROT_SEGMENT.
+        assert _is_error(got), (row["Issues"], got)
+        assert _is_error(seg) or "Margin" in row["Issues"], (row["Issues"], seg)
+        return
+    assert not _is_error(seg), seg
+    if pd.isna(row["Effective Hours"]):
+        assert got == seg == ""  # awaiting hours
+    elif row["Effective Hours"] == 0:
+        assert got == "#DIV/0!" and seg == row["Segment"]
+    else:
+        assert got == row["ROT"] and seg == row["Segment"]
+
+
+def _pipeline_row(amount, probability, status="Open", last_contact=None) -> pd.DataFrame:
+    return pd.DataFrame([{"Opportunity ID": "O1", "Amount": amount, "Probability": probability, "Status": status,
+                          "Lost Reason": "Budget cut", "Last Contact": last_contact}], dtype=object)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(amount=_cells(), probability=_cells(-0.5, 1.5), hours=_cells(),
+       status=st.sampled_from([None, "", "Open", " won ", "LOST", "Maybe", 3]))
+def test_deal_functions_are_the_engine(amount, probability, hours, status):
+    s = Settings(p_min=0.2, amount_min=1000, big_deal_amount=50000)
+    as_of = dt.date(2026, 1, 20)
+    row = engine.score_pipeline(_pipeline_row(amount, probability, status), s, as_of=as_of).iloc[0]
+    prio = functions.OPPORTUNITY_PRIORITY(amount, probability, 0.2, 1000, 50000, status)
+    if row["Issues"]:
+        assert _is_error(prio), (row["Issues"], prio)
+    else:
+        assert prio == ("" if pd.isna(row["Priority"]) else row["Priority"])
+    # Expected Value and Opportunity ROT take no status: an open row with the hours
+    row = engine.score_pipeline(_pipeline_row(amount, probability).assign(**{"Est. Hours": hours}), s, as_of=as_of).iloc[0]
+    ev = functions.EXPECTED_VALUE(amount, probability)
+    rot = functions.OPPORTUNITY_ROT(amount, probability, hours)
+    if row["Issues"]:
+        assert _is_error(rot), (row["Issues"], rot)
+        return
+    assert ev == row["Expected Value"]
+    assert rot == ("#DIV/0!" if pd.isna(row["Opportunity ROT"]) else row["Opportunity ROT"])
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(scores=st.lists(st.one_of(st.none(), st.integers(-1, 6), st.floats(0, 5), st.just("x")), min_size=5, max_size=5),
+       weights=st.lists(st.one_of(st.integers(0, 5), st.floats(0, 5)), min_size=5, max_size=5))
+def test_engagement_is_the_engine(scores, weights):
+    got = functions.ENGAGEMENT([scores], [weights])
+    try:
+        s = Settings(weights=tuple(float(w) for w in weights))
+    except SettingsError:
+        assert _is_error(got)
+        return
+    frame = pd.DataFrame([{"Opportunity ID": "O1", "Amount": 1000, **dict(zip(FACTORS, scores))}], dtype=object)
+    row = engine.score_pipeline(frame, s, as_of=dt.date(2026, 1, 20)).iloc[0]
+    if row["Issues"]:
+        assert _is_error(got), (row["Issues"], got)
+    else:
+        assert got == row["Engagement"]
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(last=st.one_of(st.none(), st.dates(dt.date(1900, 1, 1), dt.date(9999, 12, 31)),
+                      st.sampled_from([1, 45000, 2958465, 2958466, 0, -3, "2026-01-05", "1/5/2026", "soon"])),
+       cadence=st.one_of(st.none(), st.integers(0, 40), st.sampled_from([2.5, -1, "x"])))
+def test_next_follow_up_is_the_engine(last, cadence):
+    got = functions.NEXT_FOLLOW_UP(last, cadence)
+    days = 10 if cadence is None else cadence
+    try:
+        s = Settings(cadence_days=days)
+        valid_cadence = isinstance(days, int)
+    except Exception:
+        valid_cadence = False
+    if not valid_cadence:
+        assert _is_error(got)
+        return
+    row = engine.score_pipeline(_pipeline_row(1000, 0.5, "Open", last), s, as_of=dt.date(2026, 1, 20)).iloc[0]
+    if _is_error(got):
+        assert "Last Contact" in row["Issues"], (last, got, row["Issues"])
+    else:
+        want = row["Next Follow-up"]
+        assert got == (want if isinstance(want, str) else pd.Timestamp(want).date())
+
+
+# ---------------------------------------------------------------- xlwings' call path
+
+
+def test_the_call_path_never_searches_for_pyodide():
+    """On CPython xlwings imports pyodide.ffi for every argument and range cell; the failure is
+    remembered (functions._remember_no_pyodide), so no call searches sys.path for it again."""
+    searched = []
+
+    class Watch:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "pyodide":
+                searched.append(name)
+            return None
+
+    watch = Watch()
+    sys.meta_path.insert(0, watch)
+    try:
+        table = [["Account ID", "Account", "Revenue", "Hours"], *[[f"A{i}", "Acme", 1000 + i, 5] for i in range(50)]]
+        call("ROT", c(1000), c(10), None, None, None)
+        call("ROT_TABLE", table, None, None, None)
+    finally:
+        sys.meta_path.remove(watch)
+    assert searched == []
+    assert sys.modules.get("pyodide", "absent") is None  # Python's record of "cannot be imported"

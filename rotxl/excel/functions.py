@@ -2,9 +2,9 @@
 
 The same module serves classic xlwings on Windows (COM, "Import Functions") and xlwings
 Server / Lite (Office.js): ``xw.func`` resolves to the right implementation per runtime.
-The functions do not re-implement the spec: they read each cell with the engine's parsers,
-check it with the engine's rules (engine.check_number) and compute with the engine's rule
-functions on one-element arrays; the table functions call classify_accounts / score_pipeline.
+The table functions call the engine (classify_accounts, score_pipeline). The one-cell functions
+follow the engine's rules in plain Python, because a recalculation calls them thousands of
+times; tests/test_functions.py holds them equal to the engine over random inputs.
 
 Bad input comes back as an Excel error, never as a traceback:
 
@@ -19,6 +19,7 @@ Bad input comes back as an Excel error, never as a traceback:
 import dataclasses
 import datetime as dt
 import functools
+import importlib.util
 import logging
 import math
 import os
@@ -31,7 +32,7 @@ import xlwings as xw
 
 from ..rules import engine, schema
 from ..rules.schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS, Column, MissingColumnsError
-from ..rules.settings import FACTORS, Settings, SettingsError
+from ..rules.settings import FACTORS, Settings, SettingsError, check_floor_below_high
 
 # The Python names are the Excel names: classic xlwings registers a function under its
 # Python name, so lower-case names would show up in Excel as =rot(...).
@@ -50,6 +51,23 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def _remember_no_pyodide() -> None:
+    """Make xlwings' per-cell ``from pyodide.ffi import JsNull`` fail at once on CPython.
+
+    xlwings' Office.js call path (xlwings Server, and these tests) tries that import for every
+    argument and every cell of a range argument, to recognise Pyodide's JsNull. Outside Pyodide
+    the import fails, Python does not remember the failure, and each attempt rescans sys.path:
+    about 0.1 ms a cell, 5 of the 6 seconds of a 10,000-row ROT_TABLE. ``None`` in sys.modules
+    is Python's own record of "this module cannot be imported": the same ImportError, at once.
+    In Pyodide (xlwings Lite) the real module is found and nothing changes.
+    """
+    if sys.platform != "emscripten" and "pyodide" not in sys.modules and importlib.util.find_spec("pyodide") is None:
+        sys.modules["pyodide"] = None  # type: ignore[assignment]
+
+
+_remember_no_pyodide()
 
 CATEGORY = "rotxl"  # classic xlwings' function-wizard category; the Office.js xlfunc ignores it
 DEFAULTS = Settings()
@@ -107,8 +125,7 @@ def _excel_function(f: Callable[..., Cell]) -> Callable[..., Cell]:
     @functools.wraps(f)
     def wrapper(*args: Cell) -> Cell:
         try:
-            with np.errstate(over="ignore"):  # an overflow is inf, which _finite makes #NUM!
-                return f(*args)
+            return f(*args)
         except _Fail as e:
             return _error(e.code)
         except SettingsError:  # RevenueFloor above RevenueHigh, weights all 0, ...
@@ -126,81 +143,152 @@ def _excel_function(f: Callable[..., Cell]) -> Callable[..., Cell]:
 def _propagate(*values: Cell) -> None:
     """Excel's rule: the first error value among the arguments is the result."""
     for v in values:
-        if isinstance(v, str) and v in ERRORS:
+        if v.__class__ is str and v in ERRORS:
             raise _Fail(v)
 
 
-# ---------------------------------------------------------------- reading one cell, the engine's way
+# ---------------------------------------------------------------- reading one cell
+#
+# A worksheet function reads a handful of cells per call, thousands of times per recalculation,
+# so the scalar functions read and check each cell in plain Python: about a microsecond, where
+# the engine's column parsers cost ~100 µs for a one-cell column. The rules are the engine's
+# (rotxl.rules.engine): tests/test_functions.py holds every scalar function equal to the engine
+# over random inputs with hypothesis, extremes included. Text in a number or date cell is rare
+# and read by the engine's own parser (cached).
 
-
-def _one(value: object, blank: bool, bad: bool) -> engine.Parsed:
-    return engine.Parsed(np.array([value]), np.array([blank]), np.array([bad]))
+# The largest number a spreadsheet holds (Excel: 9.99999999999999E+307); beyond it: #NUM!.
+MAX_NUMBER = 9.99999999999999e307
+# Excel's last date, 9999-12-31, as a serial number (1900 date system).
+MAX_SERIAL = 2958465
+_EPOCH = dt.date(1899, 12, 30)
+_APPROX = engine._APPROX
 
 
 @functools.lru_cache(maxsize=4096)
 def _engine_parse(parse: Callable[[pd.Series], engine.Parsed], kind: type, value: Cell) -> tuple:
-    # The engine's parsers work on columns, at ~1 ms per call for a one-cell column; the
-    # cache keeps recalculations of the same dates and texts cheap. ``kind`` is part of
-    # the key because True == 1 == 1.0 hash alike but do not parse alike.
+    # ``kind`` is part of the key because True == 1 == 1.0 hash alike but do not parse alike.
     p = parse(pd.Series([value], dtype=object))
     return p.values[0], bool(p.blank[0]), bool(p.bad[0])
 
 
 def _scalar(value: Cell) -> Cell:
-    if isinstance(value, list):  # a multi-cell range where one value belongs
+    if value.__class__ is list:  # a multi-cell range where one value belongs
         raise _Fail(VALUE)
     return value
 
 
-def _parse_number(value: Cell) -> engine.Parsed:
-    value = _scalar(value)
-    if value is None:
-        return _one(np.nan, True, False)
-    if type(value) in (float, int):
-        # The common case, read as engine.parse_numbers reads a numeric column (NaN is
-        # blank, ±inf is bad) without its pandas round trip. bool is not a number, as there.
+def _read_number(value: Cell) -> float:
+    """One cell as engine.parse_numbers reads it: NaN when blank; #VALUE! when not a number."""
+    cls = value.__class__
+    if cls is float or cls is int:
         v = float(value)
-        return _one(v if math.isfinite(v) else np.nan, math.isnan(v), math.isinf(v))
-    return _one(*_engine_parse(engine.parse_numbers, type(value), value))
+        if v != v:
+            return v  # NaN: blank
+    elif value is None:
+        return math.nan
+    elif cls is list:
+        raise _Fail(VALUE)
+    elif cls is str:
+        v, blank, bad = _engine_parse(engine.parse_numbers, cls, value)
+        if bad:
+            raise _Fail(VALUE)
+        v = float(v)
+    else:  # bool, dates: not numbers to ISNUMBER either
+        raise _Fail(VALUE)
+    if v > MAX_NUMBER or v < -MAX_NUMBER:  # inf included: "is too large"
+        raise _Fail(NUM)
+    return v
 
 
 def _number(value: Cell, col: Column, low: float = 0.0, high: float | None = None) -> float:
-    """One cell read and checked as the engine checks ``col``; NaN when blank (and allowed)."""
-    p = _parse_number(value)
-    issues = engine.Issues(1)
-    engine.check_number(issues, p, col, low, high)
-    if issues.any()[0]:
-        raise _Fail(VALUE if p.bad[0] or p.blank[0] else NUM)
-    return float(p.values[0])
+    """One cell read and checked as engine.check_number checks ``col``; NaN when blank (and allowed).
+
+    Blank where required and text where a number belongs: #VALUE!; out of range: #NUM!.
+    """
+    cls = value.__class__
+    if (cls is float or cls is int) and -MAX_NUMBER <= value <= MAX_NUMBER:
+        v = float(value)  # the common case, without a second call
+    elif value is None:
+        v = math.nan
+    else:
+        v = _read_number(value)
+    if v != v:
+        if col.required:
+            raise _Fail(VALUE)
+        return v
+    kind = col.kind
+    if kind == "fraction":
+        ok = 0 <= v <= 1
+    elif kind == "whole":
+        ok = v == math.floor(v) and v >= low and (high is None or v <= high)
+    else:
+        ok = v >= low
+    if not ok:
+        raise _Fail(NUM)
+    return v
+
+
+@functools.lru_cache(maxsize=None)
+def _argument(name: str, kind: str = "number", required: bool = False) -> Column:
+    return Column(name, kind, required)
 
 
 def _setting(value: Cell, name: str, default: float | None) -> float | None:
     """A setting given as an argument, a number ≥ 0; blank is the spec's default."""
-    v = _number(value, Column(name, "number"))
-    return default if math.isnan(v) else v
+    if value is None:
+        return default
+    v = _number(value, _argument(name))
+    return default if v != v else v
 
 
 def _threshold(value: Cell, name: str, kind: str = "number") -> float:
     """A required threshold argument: same kind of number as the values it is compared with."""
-    return _number(value, Column(name, kind, required=True))
+    return _number(value, _argument(name, kind, True))
 
 
 def _finite(x: float) -> float:
-    """A result too large for a float (e.g. 1e308 × 10) is #NUM!, as in Excel."""
-    if math.isinf(x):
+    """A result beyond what a spreadsheet holds (e.g. 1e308 × 10) is #NUM!, as in Excel."""
+    if x > MAX_NUMBER or x < -MAX_NUMBER:
         raise _Fail(NUM)
-    return float(x)
+    return x
 
 
-def _date(value: Cell) -> np.datetime64 | None:
-    """A date (date cell, Excel serial number, ISO or US text) read by engine.parse_dates."""
-    value = _scalar(value)
+def _date(value: Cell) -> dt.date | None:
+    """A date: a date cell, an Excel serial number (Office.js sends dates so), ISO or US text."""
+    cls = value.__class__
     if value is None:
         return None
-    day, blank, bad = _engine_parse(engine.parse_dates, type(value), value)
+    if cls is dt.date:
+        return value
+    if cls is dt.datetime or cls is pd.Timestamp:
+        return value.date()
+    if cls is float or cls is int:
+        if not 1 <= value <= MAX_SERIAL:
+            raise _Fail(VALUE if value < 1 else NUM)
+        return _EPOCH + dt.timedelta(days=math.floor(value))
+    if cls is list:
+        raise _Fail(VALUE)
+    day, blank, bad = _engine_parse(engine.parse_dates, cls, value)
     if bad:
         raise _Fail(VALUE)
-    return None if blank else day
+    return None if blank else day.item()
+
+
+# Scalar forms of engine.ge / le / lt: spreadsheets take numbers equal to 15 digits as equal.
+def _approx_eq(a: float, b: float) -> bool:
+    return a == b or abs(a - b) < min(abs(a), abs(b)) * _APPROX
+
+
+def _ge(a: float, b: float) -> bool:
+    return a >= b or _approx_eq(a, b)
+
+
+def _le(a: float, b: float) -> bool:
+    return a <= b or _approx_eq(a, b)
+
+
+def _lt(a: float, b: float) -> bool:
+    return a < b and not _approx_eq(a, b)
 
 
 _ACC = {c.header: c for c in ACCOUNT_COLUMNS}
@@ -208,6 +296,7 @@ _OPP = {c.header: c for c in PIPELINE_COLUMNS}
 REVENUE, HOURS, MARGIN, AGGRAVATION = _ACC["Revenue"], _ACC["Hours"], _ACC["Margin"], _ACC["Aggravation"]
 AMOUNT, EST_HOURS = _OPP["Amount"], _OPP["Est. Hours"]
 PROBABILITY = dataclasses.replace(_OPP["Probability"], required=True)  # optional in a table row only
+CADENCE = Column("CadenceDays", "whole")
 
 
 def _aggravation(value: Cell) -> float:
@@ -216,6 +305,12 @@ def _aggravation(value: Cell) -> float:
 
 def _aggravation_weight(value: Cell) -> float:
     return _setting(value, "AggravationWeight", DEFAULTS.aggravation_weight)
+
+
+def _effective_hours(hours: float, aggravation: float, weight: float) -> float:
+    """engine.effective_hours for one account; #NUM! beyond what a spreadsheet holds."""
+    agg = 1.0 if aggravation != aggravation else aggravation
+    return _finite(hours * (1 + weight * (agg - 1)))
 
 
 # ---------------------------------------------------------------- ranges in, tables out
@@ -284,13 +379,12 @@ def ROT(revenue: Cell, hours: Cell, aggravation: Cell = None, margin: Cell = Non
     agg = _aggravation(aggravation)
     m = _number(margin, MARGIN)
     w = _aggravation_weight(aggravation_weight)
-    if np.isnan(h):
+    if h != h:
         return ""  # awaiting hours: not an issue, just no ROT yet
-    eh = engine.effective_hours(np.array([h]), np.array([agg]), w)
-    r = engine.rot(np.array([rev]), np.array([m]), eh)[0]
-    if np.isnan(r):
-        raise _Fail(DIV0)  # effective hours are 0
-    return _finite(r)
+    eh = _effective_hours(h, agg, w)
+    if eh == 0:
+        raise _Fail(DIV0)
+    return _finite(rev * (1.0 if m != m else m) / eh)
 
 
 @xw.func(category=CATEGORY)
@@ -311,7 +405,7 @@ def ROT_SEGMENT(
     aggravation: Cell = None,
     aggravation_weight: Cell = None,
 ) -> Cell:
-    """The account's segment: A high revenue, low time; B low time; C revenue below the floor; D high revenue, high time; E the rest."""
+    """The account's segment: P no revenue (a prospect); C below the floor; A high revenue, low time; D high revenue, high time; B low time; E the rest."""
     _propagate(revenue, hours, revenue_high, hours_high, revenue_floor, aggravation, aggravation_weight)
     rev = _number(revenue, REVENUE)
     h = _number(hours, HOURS)
@@ -320,11 +414,18 @@ def ROT_SEGMENT(
     floor = _setting(revenue_floor, "RevenueFloor", 0.0)
     agg = _aggravation(aggravation)
     w = _aggravation_weight(aggravation_weight)
-    if np.isnan(h):
+    if h != h:
         return ""  # awaiting hours
-    eh = engine.effective_hours(np.array([h]), np.array([agg]), w)
-    seg = engine.segment(np.array([rev]), eh, high, hours_hi, floor)[0]  # SettingsError: #NUM!
-    return seg or ""
+    check_floor_below_high(floor, high)  # SettingsError: #NUM!
+    eh = _effective_hours(h, agg, w)
+    # engine.segment, in the spec's order
+    if rev == 0:
+        return "P"
+    if _lt(rev, floor):
+        return "C"
+    if _ge(rev, high):
+        return "A" if _le(eh, hours_hi) else "D"
+    return "B" if _le(eh, hours_hi) else "E"
 
 
 @xw.func(category=CATEGORY)
@@ -338,7 +439,7 @@ def ROT_ACTION(segment: Cell) -> Cell:
         return ""  # no segment yet (awaiting hours), as in the Accounts table
     if not isinstance(seg, str) or seg.strip().upper() not in engine.ACTIONS:
         raise _Fail(VALUE)
-    return str(engine.action(np.array([seg.strip().upper()], dtype=object))[0])
+    return engine.ACTIONS[seg.strip().upper()]
 
 
 @xw.func(category=CATEGORY)
@@ -384,7 +485,7 @@ def EXPECTED_VALUE(amount: Cell, probability: Cell) -> Cell:
     _propagate(amount, probability)
     a = _number(amount, AMOUNT)
     p = _number(probability, PROBABILITY)
-    return _finite(engine.expected_value(np.array([a]), np.array([p]))[0])
+    return _finite(a * p)
 
 
 @xw.func(category=CATEGORY)
@@ -399,7 +500,7 @@ def ENGAGEMENT(scores: Range, weights: Range | None = None) -> Cell:
     if len(cells) != len(FACTORS):
         raise _Fail(VALUE)
     cols = [_OPP[name] for name in FACTORS]
-    sc = [np.array([_number(c, col, 0, 5)]) for c, col in zip(cells, cols)]
+    sc = [_number(c, col, 0, 5) for c, col in zip(cells, cols)]
     w = DEFAULTS.weights
     if weights is not None:
         given = [c for row in weights for c in row]
@@ -408,10 +509,15 @@ def ENGAGEMENT(scores: Range, weights: Range | None = None) -> Cell:
             raise _Fail(VALUE)
         w = tuple(_threshold(c, "Weight") for c in given)
         Settings(weights=w)  # the engine's own check: not all 0 (SettingsError: #NUM!)
-    p = engine.engagement(np.array([np.nan]), sc, w)[0]
-    if np.isnan(p):
+    # engine.engagement: the scored factors only, summed in the same order
+    num = den = 0.0
+    for weight, score in zip(w, sc):
+        if score == score:
+            num += weight * score
+            den += weight
+    if den == 0:
         raise _Fail(VALUE)  # no score at all: "No probability or engagement scores"
-    return float(p)
+    return num / (5 * den)
 
 
 @xw.func(category=CATEGORY)
@@ -425,17 +531,28 @@ def OPPORTUNITY_ROT(amount: Cell, probability: Cell, hours: Cell = None) -> Cell
     a = _number(amount, AMOUNT)
     p = _number(probability, PROBABILITY)
     h = _number(hours, EST_HOURS)
-    ev = engine.expected_value(np.array([a]), np.array([p]))
-    r = engine.opportunity_rot(ev, np.array([h]), DEFAULTS.default_deal_hours)[0]
-    if np.isnan(r):
-        raise _Fail(DIV0)  # hours are 0
-    return _finite(r)
+    hours_left = DEFAULTS.default_deal_hours if h != h else h
+    if hours_left == 0:
+        raise _Fail(DIV0)
+    return _finite(_finite(a * p) / hours_left)
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_status(kind: type, value: Cell) -> tuple[str, bool]:
-    status, bad = engine.parse_status(pd.Series([value], dtype=object))
-    return str(status[0]), bool(bad[0])
+_STATUS = {s.casefold(): s for s in schema.STATUSES}
+
+
+def _status(value: Cell) -> str:
+    """engine.parse_status for one cell: blank is Open, case ignored; anything else #VALUE!."""
+    if value is None:
+        return "Open"
+    if value.__class__ is not str:
+        raise _Fail(VALUE)
+    text = value.strip()
+    if not text:
+        return "Open"
+    st = _STATUS.get(text.casefold())
+    if st is None:
+        raise _Fail(VALUE)
+    return st
 
 
 @xw.func(category=CATEGORY)
@@ -456,12 +573,12 @@ def OPPORTUNITY_PRIORITY(
     pmin = _threshold(p_min, "PMin", "fraction")
     amin = _threshold(amount_min, "AmountMin")
     big = _threshold(big_deal_amount, "BigDealAmount")
-    st, bad = _parse_status(type(status), _scalar(status))
-    if bad:
-        raise _Fail(VALUE)
-    if st != "Open":
+    if _status(_scalar(status)) != "Open":
         return ""
-    return str(engine.priority(np.array([p]), np.array([a]), pmin, amin, big)[0])
+    # engine.priority
+    if _ge(p, pmin) and _ge(a, amin):
+        return "Pursue"
+    return "Nurture" if _ge(a, big) else "Deprioritize"
 
 
 @xw.func(category=CATEGORY)
@@ -471,13 +588,15 @@ def OPPORTUNITY_PRIORITY(
 def NEXT_FOLLOW_UP(last_contact: Cell, cadence_days: Cell = None) -> Cell:
     """Date of the next follow-up: last contact + cadence days ("Contact now" when there was no contact)."""
     _propagate(last_contact, cadence_days)
-    last = _date(last_contact)
-    days = _number(cadence_days, Column("CadenceDays", "whole"), 0)
-    cadence = DEFAULTS.cadence_days if math.isnan(days) else int(days)
+    last = _date(_scalar(last_contact))
+    days = _number(cadence_days, CADENCE, 0)
+    cadence = DEFAULTS.cadence_days if days != days else int(days)
     if last is None:
         return engine.CONTACT_NOW
-    due: dt.date = engine.next_follow_up(np.array([last], dtype="datetime64[D]"), cadence)[0].item()
-    return due
+    # engine.next_follow_up; past Excel's last date (9999-12-31) is #NUM!
+    if last.toordinal() + cadence > dt.date.max.toordinal():
+        raise _Fail(NUM)
+    return last + dt.timedelta(days=cadence)
 
 
 @xw.func(category=CATEGORY)
@@ -488,7 +607,7 @@ def PIPELINE_TABLE(pipeline: Range, as_of: Cell = None) -> Cell:
     """The pipeline with Engagement, Expected Value, Opportunity ROT, Priority, Next Follow-up, Overdue and Issues appended."""
     df = _frame(pipeline)
     _propagate(as_of)
-    day = _date(as_of)
-    out = engine.score_pipeline(df, as_of=None if day is None else day.item())
+    day = _date(_scalar(as_of))
+    out = engine.score_pipeline(df, as_of=day)
     _serials_as_dates(out, ("Close Date", "Last Contact"))
     return _spill(out)
