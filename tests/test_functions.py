@@ -687,7 +687,7 @@ def _account_row(revenue, hours, aggravation, margin) -> pd.DataFrame:
                           "Hours": hours, "Aggravation": aggravation}], dtype=object)
 
 
-@hsettings(max_examples=400, deadline=None)
+@hsettings(max_examples=200, deadline=None)
 @given(revenue=_cells(), hours=_cells(), aggravation=_cells(0, 6), margin=_cells(-0.5, 1.5),
        weight=st.one_of(st.none(), st.floats(0, 3)))
 def test_rot_and_rot_segment_are_the_engine(revenue, hours, aggravation, margin, weight):
@@ -714,7 +714,7 @@ def _pipeline_row(amount, probability, status="Open", last_contact=None) -> pd.D
                           "Lost Reason": "Budget cut", "Last Contact": last_contact}], dtype=object)
 
 
-@hsettings(max_examples=400, deadline=None)
+@hsettings(max_examples=200, deadline=None)
 @given(amount=_cells(), probability=_cells(-0.5, 1.5), hours=_cells(),
        status=st.sampled_from([None, "", "Open", " won ", "LOST", "Maybe", 3]))
 def test_deal_functions_are_the_engine(amount, probability, hours, status):
@@ -737,7 +737,7 @@ def test_deal_functions_are_the_engine(amount, probability, hours, status):
     assert rot == ("#DIV/0!" if pd.isna(row["Opportunity ROT"]) else row["Opportunity ROT"])
 
 
-@hsettings(max_examples=300, deadline=None)
+@hsettings(max_examples=200, deadline=None)
 @given(scores=st.lists(st.one_of(st.none(), st.integers(-1, 6), st.floats(0, 5), st.just("x")), min_size=5, max_size=5),
        weights=st.lists(st.one_of(st.integers(0, 5), st.floats(0, 5)), min_size=5, max_size=5))
 def test_engagement_is_the_engine(scores, weights):
@@ -755,7 +755,7 @@ def test_engagement_is_the_engine(scores, weights):
         assert got == row["Engagement"]
 
 
-@hsettings(max_examples=300, deadline=None)
+@hsettings(max_examples=200, deadline=None)
 @given(last=st.one_of(st.none(), st.dates(dt.date(1900, 1, 1), dt.date(9999, 12, 31)),
                       st.sampled_from([1, 45000, 2958465, 2958466, 0, -3, "2026-01-05", "1/5/2026", "soon"])),
        cadence=st.one_of(st.none(), st.integers(0, 40), st.sampled_from([2.5, -1, "x"])))
@@ -772,7 +772,7 @@ def test_next_follow_up_is_the_engine(last, cadence):
         return
     row = engine.score_pipeline(_pipeline_row(1000, 0.5, "Open", last), s, as_of=dt.date(2026, 1, 20)).iloc[0]
     if _is_error(got):
-        assert "Last Contact" in row["Issues"], (last, got, row["Issues"])
+        assert "Last Contact" in row["Issues"] or "Next Follow-up" in row["Issues"], (last, got, row["Issues"])
     else:
         want = row["Next Follow-up"]
         assert got == (want if isinstance(want, str) else pd.Timestamp(want).date())
