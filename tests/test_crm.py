@@ -1,0 +1,392 @@
+"""Revenue from won deals (SPEC §7.2) and time from activity logs (§7.3), held to a plain
+row-by-row reading of the spec written here (loops on purpose: it is the reference)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rotxl.data import crm
+from rotxl.rules.schema import MissingColumnsError
+from rotxl.rules.settings import Settings
+
+AS_OF = dt.date(2026, 3, 31)
+
+
+# ---------------------------------------------------------------- the reference, row by row
+
+
+def ref_edate(d: dt.date, months: int) -> dt.date:
+    y, m = d.year, d.month + months
+    while m < 1:
+        y, m = y - 1, m + 12
+    while m > 12:
+        y, m = y + 1, m - 12
+    last = calendar.monthrange(y, m)[1]
+    return dt.date(y, m, min(d.day, last))
+
+
+def as_date(v):
+    if v is None or v == "" or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v).strip())
+    except ValueError:
+        return None
+
+
+def key(v) -> str:
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v).strip().casefold()
+
+
+def ref_account_of(row: dict, accounts: list[dict]) -> int | None:
+    """§7.2: by Account ID when the row has one, else by a name held by exactly one account."""
+    rid = key(row.get("Account ID"))
+    if rid:
+        for i, a in enumerate(accounts):
+            if key(a["Account ID"]) == rid:
+                return i
+        return None
+    name = key(row.get("Account"))
+    if not name:
+        return None
+    hits = [i for i, a in enumerate(accounts) if key(a["Account"]) == name]
+    return hits[0] if len(hits) == 1 else None
+
+
+def ref_revenue(accounts: list[dict], deals: list[dict], as_of: dt.date, months: int) -> list[float]:
+    start = ref_edate(as_of, -months)
+    revenue = [0.0] * len(accounts)
+    for d in deals:
+        if key(d.get("Status")) != "won":
+            continue
+        close = as_date(d.get("Close Date"))
+        if close is None or not (start < close <= as_of):
+            continue
+        i = ref_account_of(d, accounts)
+        if i is not None:
+            revenue[i] += float(d["Amount"])
+    return revenue
+
+
+def ref_kind(t) -> str:
+    words = key(t).replace("-", " ").replace("/", " ").split()
+    text = " ".join(words)
+    if any(w in ("call", "calls", "phone") for w in words) or "log a call" in text:
+        return "Call"
+    if any(w in ("email", "emails", "mail", "mails") for w in words) or "e mail" in text:
+        return "Email"
+    if any(w in ("meeting", "meetings", "event", "events", "demo", "demos", "visit", "visits", "appointment",
+                 "appointments") for w in words):
+        return "Meeting"
+    return "Other"
+
+
+def ref_minutes(row: dict, s: Settings) -> float:
+    for header, scale in (("Duration", 1), ("Duration (seconds)", 60)):
+        v = row.get(header)
+        if v is None or v == "":
+            continue
+        text = str(v).strip()
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            if len(parts) == 2:
+                return parts[0] + parts[1] / 60
+            return parts[0] * 60 + parts[1] + parts[2] / 60
+        if "h" in text or "m" in text:
+            h = m = 0.0
+            for token in text.replace("h", "h ").replace("m", "m ").split():
+                if token.endswith("h"):
+                    h = float(token[:-1])
+                elif token.endswith("m"):
+                    m = float(token[:-1])
+            return h * 60 + m
+        return float(text) / scale
+    return {"Call": s.minutes_call, "Email": s.minutes_email, "Meeting": s.minutes_meeting,
+            "Other": s.minutes_other}[ref_kind(row.get("Type"))]
+
+
+def ref_opportunity_of(row: dict, deals: list[dict]) -> int | None:
+    oid = key(row.get("Opportunity ID"))
+    if oid:
+        return next((j for j, d in enumerate(deals) if key(d["Opportunity ID"]) == oid), None)
+    name = key(row.get("Opportunity"))
+    if not name:
+        return None
+    hits = [j for j, d in enumerate(deals) if key(d.get("Opportunity")) == name]
+    return hits[0] if len(hits) == 1 else None
+
+
+def ref_logged(accounts, deals, activities, s: Settings):
+    as_of = s.as_of
+    start = ref_edate(as_of, -s.hours_months)
+    hours = [0.0] * len(accounts)
+    last = [as_date(d.get("Last Contact")) for d in deals]
+    follow = [d.get("Follow-ups") for d in deals]
+    unmatched = 0
+    week: dict[str, float] = {}
+    for act in activities:
+        minutes = ref_minutes(act, s)
+        day = as_date(act.get("Date"))
+        j = ref_opportunity_of(act, deals)
+        i = ref_account_of(act, accounts)
+        if i is None and j is not None:
+            i = ref_account_of(deals[j], accounts)
+        if i is None and j is None:
+            unmatched += 1
+        if day is not None and i is not None and start < day <= as_of:
+            hours[i] += minutes / 60
+        if day is not None and as_of - dt.timedelta(days=6) <= day <= as_of:
+            owner = str(act.get("Owner") or "").strip() or "Unassigned"
+            week[owner] = week.get(owner, 0.0) + minutes / 60
+    for j, d in enumerate(deals):
+        if key(d.get("Status")) in ("won", "lost"):
+            continue
+        mine = [as_date(a.get("Date")) for a in activities if ref_opportunity_of(a, deals) == j]
+        mine = [x for x in mine if x is not None and x <= as_of]
+        if mine and (last[j] is None or max(mine) > last[j]):
+            last[j] = max(mine)
+        if mine and (follow[j] is None or follow[j] == "" or len(mine) > float(follow[j])):
+            follow[j] = len(mine)
+    return hours, last, follow, unmatched, week
+
+
+# ---------------------------------------------------------------- data
+
+
+def _accounts() -> pd.DataFrame:
+    return pd.DataFrame({
+        "Account ID": ["A1", "A2", "A3", "A4", "A5", "A6"],
+        "Account": ["Acme", "Globex", "Initech", " twin co ", "Twin Co", "Solo"],
+        "Owner": ["Ana", "Ana", "Ben", "Ben", "Ben", "Ana"],
+    })
+
+
+def _deals() -> pd.DataFrame:
+    rows = [
+        # (id, name, account id, account, status, amount, close)
+        ("O1", "Acme renewal", "A1", "", "Won", 1000, "2026-03-31"),  # on AsOf: in
+        ("O2", "Acme old", "A1", "", "Won", 500, "2025-03-31"),  # = EDATE(AsOf, -12): out
+        ("O3", "Acme edge", "A1", "", "Won", 250, "2025-04-01"),  # day after: in
+        ("O4", "Globex", "", " GLOBEX ", "Won", 300, "2025-12-01"),  # by name, trimmed, case-insensitive
+        ("O5", "Twin", "", "twin co", "Won", 700, "2026-01-10"),  # ambiguous name: none
+        ("O6", "Later", "A2", "", "Won", 900, "2026-04-01"),  # after AsOf: out
+        ("O7", "Lost one", "A3", "", "Lost", 800, "2026-02-01"),
+        ("O8", "Open one", "A3", "", "", 400, "2026-05-01"),
+        ("O9", "Ghost", "ZZ", "Acme", "Won", 600, "2026-01-01"),  # unknown ID: never second-guessed by name
+        ("O10", "Nobody", "", "Nobody Ltd", "Won", 100, "2026-02-02"),
+        ("O11", "Initech open", "", "Initech", "Open", 100, "2026-06-01"),
+    ]
+    return pd.DataFrame(rows, columns=["Opportunity ID", "Opportunity", "Account ID", "Account", "Status", "Amount",
+                                       "Close Date"]).assign(**{"Last Contact": ["", "", "", "", "", "", "", "2026-03-01",
+                                                                                   "", "", "2026-03-20"],
+                                                                "Follow-ups": [None] * 7 + [2, None, None, 5]})
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def test_edate_counts_month_ends_as_excel_does():
+    assert crm.edate(dt.date(2026, 3, 31), -12) == dt.date(2025, 3, 31)
+    assert crm.edate(dt.date(2026, 3, 31), -1) == dt.date(2026, 2, 28)
+    assert crm.edate(dt.date(2024, 2, 29), -12) == dt.date(2023, 2, 28)
+    assert crm.edate(dt.date(2026, 5, 31), -3) == dt.date(2026, 2, 28)
+    assert crm.edate(dt.date(2024, 5, 31), -3) == dt.date(2024, 2, 29)
+    assert crm.edate(dt.date(2026, 1, 15), -13) == dt.date(2024, 12, 15)
+    for months in range(0, 40):
+        for day in (dt.date(2026, 3, 31), dt.date(2024, 2, 29), dt.date(2025, 12, 31), dt.date(2026, 7, 1)):
+            assert crm.edate(day, -months) == ref_edate(day, -months)
+
+
+def test_revenue_from_won_deals_follows_the_spec():
+    acc, deals = _accounts(), _deals()
+    out, summary = crm.revenue_from_won_deals(acc, deals, AS_OF, 12)
+    expected = ref_revenue(_records(acc), _records(deals), AS_OF, 12)
+    assert out["Revenue"].tolist() == pytest.approx(expected)
+    assert out["Revenue"].tolist() == [1250.0, 300.0, 0.0, 0.0, 0.0, 0.0]
+    assert list(out.columns) == ["Account ID", "Account", "Owner", "Revenue"]
+    assert summary.ambiguous_names == ["twin co"]
+    assert summary.unmatched_deals == 3  # O5 (ambiguous), O9 (unknown ID), O10 (no such name)
+    assert summary.unmatched_amount == 1400
+    assert summary.deals_counted == 3
+
+
+@pytest.mark.parametrize("months", [1, 3, 12, 13, 24])
+@pytest.mark.parametrize("as_of", [dt.date(2026, 3, 31), dt.date(2026, 2, 28), dt.date(2024, 2, 29), dt.date(2026, 11, 20)])
+def test_revenue_matches_the_reference_on_random_deals(as_of, months):
+    rng = np.random.default_rng(months * 1000 + as_of.toordinal() % 997)
+    acc = pd.DataFrame({"Account ID": [f"A{i}" for i in range(40)],
+                        "Account": rng.choice([f"Co {i}" for i in range(35)], 40)})
+    n = 400
+    days = rng.integers(-800, 60, n)
+    deals = pd.DataFrame({
+        "Opportunity ID": [f"O{i}" for i in range(n)],
+        "Account ID": np.where(rng.random(n) < 0.5, rng.choice([*acc["Account ID"], "", "A999"], n), ""),
+        "Account": rng.choice([*acc["Account"], "co 3 ", "nobody"], n),
+        "Status": rng.choice(["Won", "won", "Lost", "", "Open"], n),
+        "Amount": np.round(rng.uniform(0, 5000, n), 2),
+        "Close Date": [(as_of + dt.timedelta(days=int(d))).isoformat() for d in days],
+    })
+    out, _ = crm.revenue_from_won_deals(acc, deals, as_of, months)
+    assert out["Revenue"].tolist() == pytest.approx(ref_revenue(_records(acc), _records(deals), as_of, months))
+
+
+def test_revenue_uses_the_stage_when_there_is_no_status_column():
+    acc = pd.DataFrame({"Account ID": ["A1"], "Account": ["Acme"]})
+    deals = pd.DataFrame({"Opportunity ID": ["O1", "O2"], "Account": ["Acme", "Acme"], "Stage": ["Closed Won", "Proposal"],
+                          "Amount": [100, 200], "Close Date": ["2026-01-01", "2026-01-01"]})
+    out, _ = crm.revenue_from_won_deals(acc, deals, AS_OF, 12)
+    assert out["Revenue"].tolist() == [100.0]
+
+
+def test_prepare_without_revenue_or_pipeline_stops_naming_the_column():
+    with pytest.raises(MissingColumnsError, match="Revenue"):
+        crm.prepare(_accounts(), None, None, Settings(as_of=AS_OF))
+
+
+def test_prepare_keeps_an_export_revenue_column():
+    acc = _accounts().assign(Revenue=[1, 2, 3, 4, 5, 6])
+    out, _, result = crm.prepare(acc, _deals(), None, Settings(as_of=AS_OF))
+    assert out["Revenue"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert result.revenue is None
+
+
+# ---------------------------------------------------------------- activities
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("Call", "Call"), ("CALL", "Call"), ("Phone call", "Call"), ("Log a Call", "Call"), ("Outbound calls", "Call"),
+    ("Email", "Email"), ("E-mail", "Email"), ("List Email", "Email"), ("mail", "Email"),
+    ("Meeting", "Meeting"), ("Event", "Meeting"), ("Product demo", "Meeting"), ("Site visit", "Meeting"),
+    ("Appointment", "Meeting"), ("Task", "Other"), ("", "Other"), (None, "Other"), ("Callback", "Other"),
+    ("Mailing list", "Other"), ("Note", "Other"),
+])
+def test_activity_types_match_by_word(text, kind):
+    assert crm.activity_kind(pd.Series([text], dtype=object)).tolist() == [kind]
+    assert ref_kind(text) == kind
+
+
+@pytest.mark.parametrize("value,seconds,minutes", [
+    (30, False, 30), ("45", False, 45), (90, True, 1.5), ("600", True, 10), ("1:30:00", False, 90),
+    ("1:30:00", True, 90), ("12:30", False, 12.5), ("12:30", True, 12.5), ("1h 30m", False, 90), ("1h", True, 60),
+    ("45m", False, 45), ("2 hours", False, 120), ("90 min", False, 90), ("30s", False, 0.5),
+    (dt.time(1, 15), False, 75), (dt.timedelta(minutes=20), True, 20),
+])
+def test_durations_read_as_written(value, seconds, minutes):
+    m, bad = crm.duration_minutes(pd.Series([value], dtype=object), seconds=seconds)
+    assert m[0] == pytest.approx(minutes) and not bad[0]
+
+
+def test_unreadable_durations_fall_back_to_the_type_default_and_are_counted():
+    acts = pd.DataFrame({"Date": ["2026-03-01"] * 4, "Type": ["Call", "Meeting", "Email", "Task"],
+                         "Duration": ["soon", "-5", "", None]})
+    out = crm.activity_minutes(acts, Settings(minutes_call=12))
+    assert out["Minutes"].tolist() == [12, 60, 5, 15]
+    assert out.attrs["bad_durations"] == 2
+
+
+def test_seconds_and_minutes_headers():
+    acts = pd.DataFrame({"Activity Date": ["2026-03-01"] * 3, "Account ID": ["A1"] * 3,
+                         "Call Duration (seconds)": ["120", "", "0:10:00"], "Duration (minutes)": ["", "7", ""],
+                         "Task Subtype": ["Call", "Call", "Email"], "Assigned": ["Ana", "Ana", "Ana"]})
+    matched = crm.match_activity_columns(acts)
+    assert {"Date", "Account ID", "Duration", "Duration (seconds)", "Type", "Owner"} <= set(matched.columns)
+    assert crm.activity_minutes(matched)["Minutes"].tolist() == [2, 7, 10]
+
+
+def test_an_activity_export_needs_a_date_and_a_link():
+    with pytest.raises(MissingColumnsError, match="Date"):
+        crm.match_activity_columns(pd.DataFrame({"Account": ["x"]}))
+    with pytest.raises(MissingColumnsError, match="Account ID or Account"):
+        crm.match_activity_columns(pd.DataFrame({"Date": ["2026-01-01"], "Subject": ["x"]}))
+
+
+def _activities() -> pd.DataFrame:
+    rows = [
+        # date, account id, account, opp id, opp, owner, type, minutes, seconds
+        ("2026-03-31", "A1", "", "", "", "Ana", "Call", "", ""),  # on AsOf: counts (15)
+        ("2025-03-31", "A1", "", "", "", "Ana", "Meeting", "", ""),  # = window start: out
+        ("2025-04-01", "A1", "", "", "", "Ana", "Meeting", "30", ""),  # in: 30
+        ("2026-04-01", "A1", "", "", "", "Ana", "Meeting", "", ""),  # after AsOf: planned, out
+        ("2026-03-10", "", "", "O8", "", "Ben", "Email", "", ""),  # opportunity only -> A3
+        ("2026-03-25", "", "", "", "Initech open", "ben ", "Log a Call", "", "600"),  # by opp name -> A3, 10 min
+        ("2026-03-26", "", "globex", "", "", "", "Demo", "1:00:00", ""),  # by name
+        ("2026-03-20", "", "Twin Co", "", "", "Ben", "Call", "", ""),  # ambiguous, no opp: unmatched
+        ("2026-03-20", "", "Nowhere", "", "", "Ben", "Call", "", ""),  # unmatched
+        ("2026-03-29", "", "", "O8", "", "Ben", "Meeting", "", ""),  # latest for O8
+        ("2026-04-02", "", "", "O8", "", "Ben", "Meeting", "", ""),  # after AsOf: no contact
+        ("2026-03-01", "", "", "O1", "", "Ana", "Call", "", ""),  # a Won deal: its contact is not touched
+        ("not a date", "A2", "", "", "", "Ana", "Call", "", ""),
+    ]
+    return pd.DataFrame(rows, columns=["Date", "Account ID", "Account", "Opportunity ID", "Opportunity", "Owner", "Type",
+                                       "Duration", "Duration (seconds)"])
+
+
+def test_logged_hours_and_contacts_follow_the_spec():
+    s = Settings(as_of=AS_OF)
+    acc = _accounts().assign(Revenue=1.0)
+    deals, acts = _deals(), _activities()
+    out_acc, out_pipe, result = crm.prepare(acc, deals, acts, s)
+    hours, last, follow, unmatched, week = ref_logged(_records(acc), _records(deals), _records(acts), s)
+    assert out_acc["Logged Hours"].tolist() == pytest.approx(hours)
+    assert out_acc["Logged Hours"].tolist() == pytest.approx([(15 + 30 + 15) / 60, 1.0, (5 + 10 + 60) / 60, 0, 0, 0])
+    got_last = [crm_date(v) for v in out_pipe["Last Contact"]]
+    assert got_last == last
+    assert got_last[7] == dt.date(2026, 3, 29) and got_last[10] == dt.date(2026, 3, 25)
+    assert [None if v is None or v != v else int(v) for v in out_pipe["Follow-ups"]] == [
+        None if f is None else int(f) for f in follow]
+    assert result.activities.unmatched == unmatched == 2
+    assert result.unmatched_activities["Account"].tolist() == ["Twin Co", "Nowhere"]
+    assert result.activities.ambiguous_names == ["twin co"]
+    assert result.activities.after_as_of == 2 and result.activities.undated == 1
+    assert result.logged_this_week.to_dict() == pytest.approx({"Ana": 0.25, "Ben": (10 + 60) / 60, "Unassigned": 1.0})
+    assert sum(result.logged_this_week) == pytest.approx(sum(week.values()))
+    assert all("\n" not in line for line in result.lines())
+
+
+def crm_date(v):
+    if v is None or v == "" or (isinstance(v, float) and v != v):
+        return None
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_logged_hours_match_the_reference_on_random_activities(seed):
+    rng = np.random.default_rng(seed)
+    s = Settings(as_of=dt.date(2026, 2, 28), hours_months=int(rng.choice([1, 6, 12])), minutes_call=10)
+    acc = pd.DataFrame({"Account ID": [f"A{i}" for i in range(30)], "Account": rng.choice([f"Co {i}" for i in range(25)], 30),
+                        "Revenue": 1.0})
+    n_deals = 60
+    deals = pd.DataFrame({"Opportunity ID": [f"O{i}" for i in range(n_deals)],
+                          "Opportunity": rng.choice([f"Deal {i}" for i in range(50)], n_deals),
+                          "Account": rng.choice([*acc["Account"], "nobody"], n_deals),
+                          "Status": rng.choice(["", "Open", "Won", "Lost"], n_deals),
+                          "Last Contact": rng.choice(["", "2026-02-01", "2025-06-01"], n_deals),
+                          "Follow-ups": rng.choice([None, 0, 3, 40], n_deals)})
+    n = 500
+    days = rng.integers(-420, 20, n)
+    acts = pd.DataFrame({
+        "Date": [(s.as_of + dt.timedelta(days=int(d))).isoformat() for d in days],
+        "Account ID": np.where(rng.random(n) < 0.3, rng.choice([*acc["Account ID"], "A404"], n), ""),
+        "Account": np.where(rng.random(n) < 0.4, rng.choice([*acc["Account"], "Mystery"], n), ""),
+        "Opportunity ID": np.where(rng.random(n) < 0.3, rng.choice([*deals["Opportunity ID"], "O404"], n), ""),
+        "Opportunity": np.where(rng.random(n) < 0.2, rng.choice(deals["Opportunity"], n), ""),
+        "Owner": rng.choice(["Ana", "ANA ", "Ben", ""], n),
+        "Type": rng.choice(["Call", "Email", "Meeting", "Task", "", "Log a Call", "Event"], n),
+        "Duration": np.where(rng.random(n) < 0.3, rng.choice(["5", "1:00:00", "12:30", "1h 15m"], n), ""),
+    })
+    out_acc, out_pipe, result = crm.prepare(acc, deals, acts, s)
+    hours, last, follow, unmatched, week = ref_logged(_records(acc), _records(deals), _records(acts), s)
+    assert out_acc["Logged Hours"].tolist() == pytest.approx(hours)
+    assert [crm_date(v) for v in out_pipe["Last Contact"]] == last
+    assert [None if v is None or v != v else int(v) for v in out_pipe["Follow-ups"]] == [
+        None if f is None or f != f else int(f) for f in follow]
+    assert result.activities.unmatched == unmatched
+    assert sum(result.logged_this_week) == pytest.approx(sum(week.values()))
