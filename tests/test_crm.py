@@ -390,3 +390,105 @@ def test_logged_hours_match_the_reference_on_random_activities(seed):
         None if f is None or f != f else int(f) for f in follow]
     assert result.activities.unmatched == unmatched
     assert sum(result.logged_this_week) == pytest.approx(sum(week.values()))
+
+
+def test_unmatched_sheet_writes_every_value_as_data(tmp_path):
+    import openpyxl
+
+    from rotxl.excel.unmatched import write_unmatched_sheet
+
+    df = pd.DataFrame({"Date": [pd.Timestamp("2026-03-01"), "2026-03-02"], "Account": ["=HYPERLINK(\"x\")", "Nowhere"],
+                       "Duration": [np.nan, 5.0], "Subject": ["@SUM(A1)", None]})
+    wb = openpyxl.Workbook()
+    write_unmatched_sheet(wb, df)
+    wb.save(tmp_path / "u.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "u.xlsx")["Unmatched Activities"]
+    assert [c.value for c in ws[3]] == ["Date", "Account", "Duration", "Subject"]
+    assert ws["A4"].value == dt.datetime(2026, 3, 1) and ws["A4"].number_format == "yyyy-mm-dd"
+    assert ws["B4"].value == "=HYPERLINK(\"x\")" and ws["B4"].data_type == "s"
+    assert ws["D4"].data_type == "s" and ws["C4"].value is None and ws["C5"].value == 5
+    assert ws["A1"].value.startswith("2 activities")
+
+
+# ---------------------------------------------------------------- the command line, end to end
+
+
+def _write_exports(tmp_path):
+    """Small exports as CSV files: accounts with no Revenue column, deals, activities in seconds."""
+    acc = _accounts()
+    deals = _deals()
+    acts = _activities().rename(columns={"Date": "Activity Date", "Owner": "Assigned To", "Type": "Activity Type",
+                                         "Duration": "Duration (minutes)", "Duration (seconds)": "Call Duration"})
+    paths = {}
+    for name, df in (("accounts", acc), ("deals", deals), ("activities", acts)):
+        paths[name] = tmp_path / f"{name}.csv"
+        df.to_csv(paths[name], index=False)
+    return paths, acc, deals, _activities()
+
+
+def test_classify_takes_revenue_from_won_deals_and_hours_from_activities(tmp_path):
+    from click.testing import CliRunner
+
+    from rotxl.cli import main
+
+    paths, acc, deals, acts = _write_exports(tmp_path)
+    out = tmp_path / "out.csv"
+    r = CliRunner().invoke(main, ["classify", str(paths["accounts"]), "--pipeline", str(paths["deals"]), "--activities",
+                                  str(paths["activities"]), "--as-of", AS_OF.isoformat(), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(out, dtype={"Account ID": str})
+    s = Settings(as_of=AS_OF)
+    assert got["Revenue"].tolist() == pytest.approx(ref_revenue(_records(acc), _records(deals), AS_OF, 12))
+    hours = ref_logged(_records(acc), _records(deals), _records(acts), s)[0]
+    assert got["Logged Hours"].tolist() == pytest.approx(hours)
+    assert "Won deals closed after 2025-03-31 and on or before 2026-03-31" in r.output
+    assert "twin co" in r.output and "2 match no account and no opportunity" in r.output
+    assert "Read 13 activities from activities.csv" in r.output
+
+    # Shorter windows through the options; the accounts alone cannot say what they paid.
+    r = CliRunner().invoke(main, ["classify", str(paths["accounts"]), "--pipeline", str(paths["deals"]), "--revenue-months",
+                                  "1", "--as-of", AS_OF.isoformat(), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(out)
+    assert got["Revenue"].tolist() == pytest.approx(ref_revenue(_records(acc), _records(deals), AS_OF, 1))
+    r = CliRunner().invoke(main, ["classify", str(paths["accounts"]), "-o", str(out)])
+    assert r.exit_code == 2 and "Revenue" in r.output
+    r = CliRunner().invoke(main, ["classify", str(paths["accounts"]), "--pipeline", str(paths["deals"]), "--minutes", "1,2"])
+    assert r.exit_code == 2 and "--minutes" in r.output
+
+
+def test_score_takes_last_contact_and_follow_ups_from_activities(tmp_path):
+    from click.testing import CliRunner
+
+    from rotxl.cli import main
+
+    paths, acc, deals, acts = _write_exports(tmp_path)
+    out = tmp_path / "out.csv"
+    r = CliRunner().invoke(main, ["score", str(paths["deals"]), "--activities", str(paths["activities"]),
+                                  "--as-of", AS_OF.isoformat(), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    got = pd.read_csv(out, keep_default_na=False)
+    _, last, follow, _, _ = ref_logged(_records(acc), _records(deals), _records(acts), Settings(as_of=AS_OF))
+    assert [crm_date(v) for v in got["Last Contact"]] == last
+    assert float(got.loc[7, "Follow-ups"]) == 2 and float(got.loc[10, "Follow-ups"]) == 5  # not more than the export: kept
+
+
+def test_workbook_with_activities_fills_logged_hours(tmp_path):
+    import openpyxl
+    from click.testing import CliRunner
+
+    from rotxl.cli import main
+
+    paths, acc, deals, acts = _write_exports(tmp_path)
+    out = tmp_path / "book.xlsx"
+    r = CliRunner().invoke(main, ["workbook", "--accounts", str(paths["accounts"]), "--pipeline", str(paths["deals"]),
+                                  "--activities", str(paths["activities"]), "--as-of", AS_OF.isoformat(), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    ws = openpyxl.load_workbook(out)["Accounts"]
+    header = [c.value for c in ws[1]]
+    rows = {r[header.index("Account ID")]: r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] is not None}
+    hours = ref_logged(_records(acc), _records(deals), _records(acts), Settings(as_of=AS_OF))[0]
+    revenue = ref_revenue(_records(acc), _records(deals), AS_OF, 12)
+    for i, account_id in enumerate(acc["Account ID"]):
+        assert rows[account_id][header.index("Logged Hours")] == pytest.approx(hours[i])
+        assert rows[account_id][header.index("Revenue")] == pytest.approx(revenue[i])
