@@ -492,3 +492,43 @@ def test_workbook_with_activities_fills_logged_hours(tmp_path):
     for i, account_id in enumerate(acc["Account ID"]):
         assert rows[account_id][header.index("Logged Hours")] == pytest.approx(hours[i])
         assert rows[account_id][header.index("Revenue")] == pytest.approx(revenue[i])
+
+
+def test_demo_builds_from_raw_crm_reports_and_activities_give_segments(tmp_path):
+    """The demo's exports are as a CRM writes them (no Revenue, no hours, report footer, "$"
+    amounts); its first build, with no hours typed, segments every account that has activities."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from rotxl.cli import main
+    from spreadsheet import recalculate, sheet
+
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(main, ["demo", "--out", str(out), "--jobs", "2"])
+    assert r.exit_code == 0, r.output
+    exports = {p.stem: list(csv.reader(p.open(encoding="utf-8-sig"))) for p in (out / "exports").glob("*.csv")}
+    assert set(exports) == {"accounts", "opportunities", "activities"}
+    acc_rows = exports["accounts"]
+    assert acc_rows[0][:3] == ["Account ID", "Account Name", "Account Owner"] and "Annual Revenue" in acc_rows[0]
+    assert not {"Revenue", "Hours"} & set(acc_rows[0])
+    data = [row for row in acc_rows[1:] if len(row) > 1]
+    assert all(len(row[0]) == 18 for row in data)
+    assert [row for row in acc_rows if len(row) == 1][0] == [f"Grand Totals ({len(data)} records)"]
+    assert ["Confidential Information - Do Not Distribute"] in acc_rows
+    opp = exports["opportunities"]
+    stage, amount = opp[0].index("Stage"), opp[0].index("Amount")
+    stages = [row[stage] for row in opp[1:] if len(row) > 1]
+    assert stages.count("Closed Won") >= 20 and stages.count("Closed Lost") >= 20
+    assert all(row[amount].startswith("$") or row[amount] == "TBD" for row in opp[1:] if len(row) > 1)
+    acts = exports["activities"]
+    assert {"Subject", "Task Subtype", "Date", "Assigned", "Account ID", "Opportunity ID", "Duration (minutes)"} <= set(acts[0])
+    assert "Unmatched" not in r.output or "match no account" in r.output
+
+    [done] = recalculate([out / "Ana Souza.xlsx"], tmp_path / "recalc")
+    accounts = sheet(done, "Accounts")
+    active = accounts[pd.to_numeric(accounts["Logged Hours"], errors="coerce") > 0]
+    assert len(active) >= 20
+    clean = active[active["Issues"].fillna("") == ""]
+    assert len(clean) >= len(active) - 2
+    assert clean["Segment"].isin(["A", "B", "C", "D", "E", "P"]).all(), clean[["Account", "Segment"]].head()
