@@ -532,3 +532,49 @@ def test_demo_builds_from_raw_crm_reports_and_activities_give_segments(tmp_path)
     clean = active[active["Issues"].fillna("") == ""]
     assert len(clean) >= len(active) - 2
     assert clean["Segment"].isin(["A", "B", "C", "D", "E", "P"]).all(), clean[["Account", "Segment"]].head()
+
+
+# ---------------------------------------------------------------- Import export of an activity export (xlwings remote Book)
+
+
+def test_import_export_recognises_an_activity_export(tmp_path):
+    """Pasted on the Import sheet, an activity export fills Logged Hours and the open deals' contacts."""
+    import copy
+
+    from test_macros import ACC, PIPE, book_of, column, message, payload, written
+
+    from rotxl.excel import macros
+    from rotxl.excel.workbook import build_workbook, save_workbook
+    from spreadsheet import recalculate
+
+    acc = _accounts().assign(Revenue=[100.0, 200, 300, 400, 500, 600])
+    deals = _deals().drop(columns=["Account ID"]).assign(Amount=lambda d: d["Amount"].astype(float))
+    wb = build_workbook(acc, deals, Settings(as_of=AS_OF))
+    save_workbook(wb, tmp_path / "book.xlsx")
+    [done] = recalculate([tmp_path / "book.xlsx"], tmp_path / "recalc")
+    p = payload(wb, done)
+    acts = _activities().rename(columns={"Date": "Activity Date", "Owner": "Assigned", "Type": "Task Subtype",
+                                         "Duration (seconds)": "Call Duration"})
+    rows = [list(acts.columns)] + [["" if v is None else v for v in r] for r in acts.astype(object).itertuples(index=False)]
+    p["sheets"].append({**copy.deepcopy(p["sheets"][0]), "name": "Import", "values": rows})
+    book = book_of(p)
+    macros.import_export(book)
+
+    want_acc, want_pipe, _ = crm.prepare(acc, deals, _activities(), Settings(as_of=AS_OF))
+    headers = p["sheets"][ACC]["values"][0]
+    added = [a["args"] for a in book.json()["actions"] if a["func"] == "addTableColumn" and a["sheet_position"] == ACC]
+    if "Logged Hours" in headers:  # the workbook's own column
+        assert not added
+        j = headers.index("Logged Hours")
+    else:  # an older workbook: the column is added before the derived ones
+        assert added and added[0][2] == "Logged Hours"
+        j = added[0][1]
+    cells = written(book, ACC)
+    assert column(cells, j, range(1, 7)) == pytest.approx(want_acc["Logged Hours"].tolist())
+    pipe_headers = p["sheets"][PIPE]["values"][0]
+    cells = written(book, PIPE)
+    got = column(cells, pipe_headers.index("Last Contact"), range(1, len(deals) + 1))
+    assert got[7] == "2026-03-29" and got[10] == "2026-03-25"
+    text, mode = message(book)
+    assert mode == "info" and text.startswith('Imported 13 activities from the "Import" sheet: Logged Hours of 6 accounts')
+    assert "2 match no account and no opportunity" in text and "2 dated after AsOf" in text

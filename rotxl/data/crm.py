@@ -312,6 +312,20 @@ def read_activities(path: str | os.PathLike[str], sheet: str | None = None) -> p
     return match_activity_columns(df, source)
 
 
+def looks_like_activities(headers: list[object]) -> bool:
+    """Headers of an activity export: a Date and a link (§7.3), a Type or a duration, and no
+    Amount (an opportunities export has one; a HubSpot deals export has a Create Date too)."""
+    try:
+        mapping = schema.resolve(headers, ACTIVITY_COLUMNS)
+    except MissingColumnsError:
+        return False
+    keys = {schema.normalise(h) for h in headers}
+    timed = "Type" in mapping or "Duration" in mapping or bool(keys & {schema.normalise(h) for h in DURATION_SECONDS})
+    amount = schema.column(schema.PIPELINE_COLUMNS, "Amount")
+    has_amount = bool(keys & {schema.normalise(h) for h in (amount.header, *amount.aliases)})
+    return timed and any(c in mapping for c in LINK_COLUMNS) and not has_amount
+
+
 def match_activity_columns(df: pd.DataFrame, source: str = "the activities") -> pd.DataFrame:
     """Rename an activity table's headers to §7.3's (see :func:`read_activities`)."""
     headers = list(df.columns)
@@ -543,5 +557,5 @@ def prepare(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, activi
 
 __all__ = [
     "CrmResult", "activity_kind", "activity_minutes", "duration_minutes", "edate", "in_window", "logged_hours",
-    "logged_this_week", "match_activity_columns", "prepare", "read_activities", "revenue_from_won_deals",
+    "logged_this_week", "looks_like_activities", "match_activity_columns", "prepare", "read_activities", "revenue_from_won_deals",
 ]
