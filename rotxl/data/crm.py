@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..rules import schema
-from ..rules.engine import parse_dates, parse_numbers, parse_text
+from ..rules.engine import parse_dates, parse_numbers
 from ..rules.schema import ACTIVITY_COLUMNS, DURATION_SECONDS, MissingColumnsError
 from ..rules.settings import Settings
 
@@ -38,6 +38,7 @@ LINK_COLUMNS: tuple[str, ...] = ("Account ID", "Account", "Opportunity ID", "Opp
 # The columns an activity frame gains from activity_minutes (kept on the Unmatched Activities sheet).
 ACTIVITY_KIND = "Activity Kind"
 MINUTES = "Minutes"
+ACTIVITY_DAY = "Activity Day"  # the Date as read (datetime64[D]), parsed once
 UNASSIGNED = "Unassigned"
 
 KINDS: tuple[str, ...] = ("Call", "Email", "Meeting", "Other")
@@ -70,15 +71,32 @@ def in_window(dates: np.ndarray, as_of: dt.date, months: int) -> np.ndarray:
 # ---------------------------------------------------------------- matching rows to accounts
 
 
+def _text(s: pd.Series, id_like: bool = False) -> pd.Series:
+    """Trimmed text of each value ("" for blanks), each distinct value read once; IDs typed as
+    numbers read as "1001", as engine.parse_text reads them."""
+    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+
+    def one(v: object) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return ""
+            if id_like and v.is_integer():
+                return str(int(v))
+        return str(v).strip()
+
+    table = np.array([one(v) for v in uniques] + [""], dtype=object)
+    return pd.Series(table[codes], index=s.index, dtype=object)
+
+
 def _names(s: pd.Series) -> pd.Series:
     """Names as matched: trimmed and case-insensitive, each distinct value normalised once."""
-    text = parse_text(s)[0]
-    distinct = pd.unique(text.to_numpy())
-    return text.map(dict(zip(distinct, (str(v).strip().casefold() for v in distinct))))
+    codes, uniques = pd.factorize(_text(s), use_na_sentinel=True)
+    table = np.array([str(v).casefold() for v in uniques] + [""], dtype=object)
+    return pd.Series(table[codes], index=s.index, dtype=object)
 
 
 def _ids(s: pd.Series) -> pd.Series:
-    return parse_text(s, id_like=True)[0]
+    return _text(s, id_like=True)
 
 
 def account_keys(accounts: pd.DataFrame) -> pd.Series:
@@ -92,6 +110,7 @@ def account_keys(accounts: pd.DataFrame) -> pd.Series:
 class _Matcher:
     """Finds the account of rows of another frame: by Account ID, else by a unique name."""
 
+    keys: pd.Series  # account_keys of the accounts
     ids: set[str]
     by_name: pd.Series  # normalised name -> account key, for names held by one account only
     ambiguous: set[str]  # normalised names held by more than one account
@@ -100,9 +119,9 @@ class _Matcher:
     @classmethod
     def of(cls, accounts: pd.DataFrame) -> "_Matcher":
         keys = account_keys(accounts)
-        ids = set(keys[~keys.str.startswith("\x00")])
+        ids = set(keys[~keys.str.startswith("\x00")].to_numpy())
         if "Account" not in accounts.columns:
-            return cls(ids, pd.Series(dtype=object), set(), {})
+            return cls(keys, ids, pd.Series(dtype=object), set(), {})
         names = _names(accounts["Account"])
         named = names != ""
         counts = names[named].value_counts()
@@ -110,9 +129,9 @@ class _Matcher:
         by_name = pd.Series(keys[named].to_numpy(), index=names[named].to_numpy())
         by_name = by_name[by_name.index.isin(unique)]
         ambiguous = set(counts.index[counts > 1])
-        first = pd.Series(parse_text(accounts["Account"])[0].to_numpy(), index=names.to_numpy())
+        first = pd.Series(_text(accounts["Account"]).to_numpy(), index=names.to_numpy())
         display = {k: str(first[k].iloc[0]) for k in ambiguous}
-        return cls(ids, by_name, ambiguous, display)
+        return cls(keys, ids, by_name, ambiguous, display)
 
     def match(self, frame: pd.DataFrame, id_column: str = "Account ID", name_column: str = "Account") -> tuple[pd.Series, pd.Series]:
         """(account key or None per row, normalised ambiguous name or None per row).
@@ -186,7 +205,7 @@ def revenue_from_won_deals(accounts: pd.DataFrame, pipeline: pd.DataFrame, as_of
     sums = pd.Series(values[counted]).groupby(key.to_numpy()[counted]).sum()
 
     out = accounts.copy()
-    out[REVENUE] = account_keys(accounts).map(sums).fillna(0.0).astype(float)
+    out[REVENUE] = matcher.keys.map(sums).fillna(0.0).astype(float)
     # Revenue sits where an export would have it: after Owner (or Account).
     anchor = next((c for c in ("Owner", "Account", "Account ID") if c in accounts.columns), None)
     if anchor is not None:
@@ -214,7 +233,7 @@ def revenue_from_won_deals(accounts: pd.DataFrame, pipeline: pd.DataFrame, as_of
 
 def activity_kind(types: pd.Series) -> pd.Series:
     """Call, Email, Meeting or Other, by word, case-insensitively; each distinct type read once."""
-    text = parse_text(types)[0]
+    text = _text(types)
     distinct = pd.unique(text.to_numpy())
 
     def kind(t: str) -> str:
@@ -293,6 +312,7 @@ def activity_minutes(activities: pd.DataFrame, settings: Settings | None = None)
     out = activities.copy()
     out[ACTIVITY_KIND] = kind.to_numpy()
     out[MINUTES] = np.where(np.isnan(minutes), kind.map(defaults).to_numpy(dtype=float), minutes)
+    out[ACTIVITY_DAY] = parse_dates(activities["Date"]).values
     out.attrs = dict(activities.attrs)
     out.attrs["bad_durations"] = int(bad.sum())
     return out
@@ -357,6 +377,12 @@ class ActivitySummary:
     follow_ups_updated: int = 0
 
 
+def _days(activities: pd.DataFrame) -> np.ndarray:
+    if ACTIVITY_DAY in activities.columns:
+        return activities[ACTIVITY_DAY].to_numpy(dtype="datetime64[D]")
+    return parse_dates(activities["Date"]).values
+
+
 def _opportunity_links(activities: pd.DataFrame, pipeline: pd.DataFrame | None) -> pd.Series:
     """Each activity's opportunity: the pipeline row position (by Opportunity ID, else a unique
     Opportunity name), or NaN."""
@@ -386,7 +412,7 @@ def logged_hours(accounts: pd.DataFrame, pipeline: pd.DataFrame | None, activiti
     the unmatched activities, the summary) — §7.3. ``activities`` come from :func:`activity_minutes`."""
     as_of = settings.as_of_date()
     summary = ActivitySummary(read=len(activities), bad_durations=int(activities.attrs.get("bad_durations", 0)))
-    dates = parse_dates(activities["Date"]).values
+    dates = _days(activities)
     summary.undated = int(np.isnat(dates).sum())
     summary.after_as_of = int((dates > np.datetime64(as_of, "D")).sum())
     minutes = activities[MINUTES].to_numpy(dtype=float)
@@ -410,11 +436,11 @@ def logged_hours(accounts: pd.DataFrame, pipeline: pd.DataFrame | None, activiti
     if accounts is None:  # nothing to match accounts against: an account link is not "unmatched"
         for c in ("Account ID", "Account"):
             if c in activities.columns:
-                matched |= ~parse_text(activities[c])[1]
+                matched |= (_text(activities[c]) != "").to_numpy()
     summary.unmatched = int((~matched).sum())
     if matcher is not None:
         summary.ambiguous_names = sorted({matcher.display[n] for n in ambiguous[~acc_key.notna()].dropna()}, key=str.casefold)
-    unmatched = activities[~matched].drop(columns=[ACTIVITY_KIND, MINUTES], errors="ignore")
+    unmatched = activities[~matched].drop(columns=[ACTIVITY_KIND, MINUTES, ACTIVITY_DAY], errors="ignore")
 
     acc_out = accounts
     if accounts is not None:
@@ -422,7 +448,7 @@ def logged_hours(accounts: pd.DataFrame, pipeline: pd.DataFrame | None, activiti
         summary.counted = int(counted.sum())
         hours = pd.Series(minutes[counted] / 60).groupby(acc_key.to_numpy()[counted]).sum()
         acc_out = accounts.copy()
-        acc_out[LOGGED_HOURS] = account_keys(accounts).map(hours).fillna(0.0).astype(float)
+        acc_out[LOGGED_HOURS] = matcher.keys.map(hours).fillna(0.0).astype(float)
         acc_out.attrs = dict(accounts.attrs)
 
     pipe_out = pipeline
@@ -472,10 +498,10 @@ def logged_this_week(activities: pd.DataFrame, as_of: dt.date) -> pd.Series:
     """Σ minutes ÷ 60 per owner of the activities dated AsOf − 6 … AsOf, every activity counted
     (matched or not). Owners compared trimmed and case-insensitively, shown as first written;
     blank is Unassigned. Index: owner; name "Logged this week"."""
-    dates = parse_dates(activities["Date"]).values
+    dates = _days(activities)
     end = np.datetime64(as_of, "D")
     week = ~np.isnat(dates) & (dates >= end - np.timedelta64(6, "D")) & (dates <= end)
-    owner = parse_text(activities["Owner"])[0] if "Owner" in activities.columns else pd.Series("", index=activities.index)
+    owner = _text(activities["Owner"]) if "Owner" in activities.columns else pd.Series("", index=activities.index)
     owner = owner.where(owner != "", UNASSIGNED)
     key = _names(owner)
     shown = pd.Series(owner.to_numpy(), index=key.to_numpy())
