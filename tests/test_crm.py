@@ -578,3 +578,14 @@ def test_import_export_recognises_an_activity_export(tmp_path):
     text, mode = message(book)
     assert mode == "info" and text.startswith('Imported 13 activities from the "Import" sheet: Logged Hours of 6 accounts')
     assert "2 match no account and no opportunity" in text and "2 dated after AsOf" in text
+
+
+def test_salesforce_15_character_ids_match_their_18_character_form():
+    acc = pd.DataFrame({"Account ID": ["0015g00000AbCdEAAZ", "0015g00000AbCdeAAB"], "Account": ["X", "Y"], "Revenue": 1.0})
+    deals = pd.DataFrame({"Opportunity ID": ["0065g00000XyZaBAAV"], "Account ID": ["0015g00000AbCdE"], "Status": ["Won"],
+                          "Amount": [10], "Close Date": ["2026-01-01"]})
+    out, _ = crm.revenue_from_won_deals(acc.drop(columns="Revenue"), deals, AS_OF, 12)
+    assert out["Revenue"].tolist() == [10.0, 0.0]  # case-sensitive: AbCdE is not AbCde
+    acts = pd.DataFrame({"Date": ["2026-03-01"], "Opportunity ID": ["0065g00000XyZaB"], "Type": ["Meeting"]})
+    out, _, result = crm.prepare(acc, deals, acts, Settings(as_of=AS_OF))
+    assert out["Logged Hours"].tolist() == [1.0, 0.0] and result.activities.unmatched == 0

@@ -112,6 +112,7 @@ class _Matcher:
 
     keys: pd.Series  # account_keys of the accounts
     ids: set[str]
+    short: pd.Series  # 15-character Salesforce ID -> the 18-character ID it starts
     by_name: pd.Series  # normalised name -> account key, for names held by one account only
     ambiguous: set[str]  # normalised names held by more than one account
     display: dict[str, str]  # normalised ambiguous name -> the name as first written
@@ -120,8 +121,9 @@ class _Matcher:
     def of(cls, accounts: pd.DataFrame) -> "_Matcher":
         keys = account_keys(accounts)
         ids = set(keys[~keys.str.startswith("\x00")].to_numpy())
+        short = salesforce_short_ids(keys)
         if "Account" not in accounts.columns:
-            return cls(keys, ids, pd.Series(dtype=object), set(), {})
+            return cls(keys, ids, short, pd.Series(dtype=object), set(), {})
         names = _names(accounts["Account"])
         named = names != ""
         counts = names[named].value_counts()
@@ -131,7 +133,7 @@ class _Matcher:
         ambiguous = set(counts.index[counts > 1])
         first = pd.Series(_text(accounts["Account"]).to_numpy(), index=names.to_numpy())
         display = {k: str(first[k].iloc[0]) for k in ambiguous}
-        return cls(keys, ids, by_name, ambiguous, display)
+        return cls(keys, ids, short, by_name, ambiguous, display)
 
     def match(self, frame: pd.DataFrame, id_column: str = "Account ID", name_column: str = "Account") -> tuple[pd.Series, pd.Series]:
         """(account key or None per row, normalised ambiguous name or None per row).
@@ -145,7 +147,7 @@ class _Matcher:
         if id_column in frame.columns:
             ids = _ids(frame[id_column])
             has_id = ids != ""
-            key = ids.where(has_id & ids.isin(self.ids), None).astype(object)
+            key = ids.where(has_id & ids.isin(self.ids), ids.map(self.short)).astype(object)
         ambiguous = none.copy()
         if name_column in frame.columns:
             names = _names(frame[name_column])
@@ -153,6 +155,14 @@ class _Matcher:
             key = key.where(key.notna(), by_name)
             ambiguous = names.where(~has_id & names.isin(self.ambiguous), None).astype(object)
         return key.astype(object), ambiguous
+
+
+def salesforce_short_ids(ids: pd.Series) -> pd.Series:
+    """Salesforce reports show an ID in 15 case-sensitive characters or 18 (with a case-safe
+    suffix): 15-character ID -> the 18-character ID it starts, for the IDs that have 18."""
+    ids = ids[ids.str.len() == 18]
+    short = pd.Series(ids.to_numpy(), index=ids.str[:15].to_numpy())
+    return short[~short.index.duplicated(keep=False)]
 
 
 def _unique_lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
@@ -396,9 +406,11 @@ def _opportunity_links(activities: pd.DataFrame, pipeline: pd.DataFrame | None) 
         ids = _ids(activities["Opportunity ID"])
         has_id = ids != ""
         # Duplicated IDs are an issue of the pipeline; the activity goes to the first of them.
-        first = pd.Series(positions.to_numpy(), index=_ids(pipeline["Opportunity ID"]).to_numpy())
+        pipe_ids = _ids(pipeline["Opportunity ID"])
+        first = pd.Series(positions.to_numpy(), index=pipe_ids.to_numpy())
         first = first[~first.index.duplicated() & (first.index != "")]
-        link = ids.map(first).where(has_id)
+        full = ids.map(salesforce_short_ids(pipe_ids)).where(~ids.isin(first.index), ids)
+        link = full.map(first).where(has_id)
     if "Opportunity" in activities.columns and "Opportunity" in pipeline.columns:
         names = _unique_lookup(_names(pipeline["Opportunity"]), positions)
         by_name = _names(activities["Opportunity"]).map(names).where(~has_id)
