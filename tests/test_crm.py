@@ -589,3 +589,34 @@ def test_salesforce_15_character_ids_match_their_18_character_form():
     acts = pd.DataFrame({"Date": ["2026-03-01"], "Opportunity ID": ["0065g00000XyZaB"], "Type": ["Meeting"]})
     out, _, result = crm.prepare(acc, deals, acts, Settings(as_of=AS_OF))
     assert out["Logged Hours"].tolist() == [1.0, 0.0] and result.activities.unmatched == 0
+
+
+def test_sample_reports_give_revenue_learning_rows_and_logged_hours():
+    """The sample team's raw reports, with only the header matching and "$" reading io does, give
+    customers and prospects, 20+ Won and 20+ Lost deals to learn from, and hours for the accounts
+    that have activities."""
+    from rotxl.data.sample import SAMPLE_AS_OF, crm_exports
+
+    e = crm_exports(n_accounts=120, n_deals=400, seed=5)
+    acc = e["accounts"].rename(columns={"Account Name": "Account", "Account Owner": "Owner", "Annual Revenue": "Company Revenue"})
+    assert acc["Account ID"].str.len().eq(18).all() and acc["Account ID"].is_unique
+    deals = e["opportunities"].rename(columns={"Opportunity Name": "Opportunity", "Account Name": "Account"})
+    assert deals["Amount"].str.match(r"^\$\d{1,3}(,\d{3})*\.\d\d$").sum() == len(deals) - 1  # and one "TBD"
+    deals["Amount"] = deals["Amount"].str.replace(r"[$,]", "", regex=True)
+    deals["Status"] = deals["Stage"].map({"Closed Won": "Won", "Closed Lost": "Lost"}).fillna("")
+    close = pd.to_datetime(deals["Close Date"], format="%m/%d/%Y")
+    recent = close > pd.Timestamp(crm.edate(SAMPLE_AS_OF, -24))
+    assert (recent & (deals["Status"] == "Won")).sum() >= 20 and (recent & (deals["Status"] == "Lost")).sum() >= 20
+    assert close.min() < pd.Timestamp(crm.edate(SAMPLE_AS_OF, -28))  # about 30 months of history
+    acts = crm.match_activity_columns(e["activities"])
+    assert set(acts["Type"]) == {"Call", "Email", "Meeting"}
+    assert (acts["Duration"] != "").eq(acts["Type"] == "Meeting").all()  # meetings carry minutes, tasks none
+
+    out, _, result = crm.prepare(acc, deals, acts, Settings(as_of=SAMPLE_AS_OF))
+    assert (out["Revenue"] > 0).sum() >= 20 and (out["Revenue"] == 0).sum() >= 10
+    days = pd.to_datetime(acts["Date"], format="%m/%d/%Y").dt.date
+    in_period = acts[(days > crm.edate(SAMPLE_AS_OF, -12)) & (days <= SAMPLE_AS_OF)]
+    direct = set(in_period["Account ID"]) & set(out["Account ID"])
+    assert (out.set_index("Account ID").loc[sorted(direct), "Logged Hours"] > 0).all()
+    assert 0 < result.activities.unmatched <= 10 and result.activities.after_as_of > 0
+    assert result.activities.via_opportunity > 0 and result.activities.contacts_updated > 0
