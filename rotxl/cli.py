@@ -31,6 +31,7 @@ from .data.io import (
     typed_values,
     write_table,
 )
+from .rules import schema
 from .rules.schema import MissingColumnsError
 from .rules.settings import Settings, SettingsError
 
@@ -60,6 +61,7 @@ def _run(
     view: tuple[str, ...],
     sheet: str,
     settings: Callable[[], Settings],
+    notes: list[str] | None = None,
 ) -> None:
     try:
         if output is not None:
@@ -71,7 +73,7 @@ def _run(
         result = process(df, s)
     except (ReadError, MissingColumnsError, SettingsError, OutputError, Stop) as e:
         _fail(str(e), 2)
-    lines = [f"Read {len(df)} rows from {file.name}.", *_issue_lines(result), *summary(result)]
+    lines = [f"Read {len(df)} rows from {file.name}.", *(notes or []), *_issue_lines(result), *summary(result)]
     if output is None:
         _print_table(result, view)
     else:
@@ -138,6 +140,73 @@ def _pipeline_summary(given: dict[str, object]) -> Callable[[pd.DataFrame], list
         ]
 
     return summary
+
+
+# ---------------------------------------------------------------- revenue from won deals, activities (§7.2, §7.3)
+
+
+def _read_accounts(path: Path, from_deals: bool) -> pd.DataFrame:
+    """The accounts export; with an opportunities export given, Revenue may be missing (§7.2)."""
+    try:
+        return read_accounts(path)
+    except MissingColumnsError as e:
+        if not from_deals or e.missing != ["Revenue"]:
+            raise
+    # LEAD: once io's read_accounts can leave Revenue out, call that instead of this fallback.
+    from dataclasses import replace
+
+    from .data.io import read_table
+
+    df = read_table(path)
+    columns = tuple(replace(c, required=False) if c.header == "Revenue" else c for c in schema.ACCOUNT_COLUMNS)
+    mapping = schema.resolve(list(df.columns), columns, source=str(df.attrs["source"]))
+    attrs = dict(df.attrs)
+    df = df.rename(columns={found: header for header, found in mapping.items()})
+    df.attrs = attrs
+    return df
+
+
+def _minutes(value: str | None) -> dict[str, float]:
+    if value is None:
+        return {}
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4 or any(p < 0 for p in parts):
+        raise SettingsError(f"--minutes needs four numbers ≥ 0 (call, email, meeting, other), e.g. 15,5,60,15; got {value!r}")
+    return dict(zip(("minutes_call", "minutes_email", "minutes_meeting", "minutes_other"), parts))
+
+
+def _crm_settings(base: Settings, revenue_months: int | None, hours_months: int | None, minutes: str | None) -> Settings:
+    return base.with_(revenue_months=revenue_months, hours_months=hours_months, **_minutes(minutes))
+
+
+def _prepare(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, activities: Path | None,
+             settings: Settings, notes: list[str]):
+    """crm.prepare on the read exports; its summary lines go to ``notes``."""
+    from .data.crm import prepare, read_activities
+
+    acts = read_activities(activities) if activities else None
+    acc, pipe, result = prepare(accounts, pipeline, acts, settings)
+    if acts is not None:
+        notes.insert(0, f"Read {len(acts)} activities from {activities.name}.")
+    if accounts is not None or acts is not None:
+        # Names in the summary come from the CRM: no control characters reach the terminal.
+        notes.extend(re.sub(r"[\x00-\x1f\x7f]", "", line) for line in result.lines()
+                     if accounts is not None or not line.startswith("Revenue"))
+    return acc, pipe, result
+
+
+def _crm_options(f):
+    f = click.option("--minutes", metavar="C,E,M,O",
+                     help="Minutes of a call, email, meeting and other activity with no duration (default 15,5,60,15).")(f)
+    f = click.option("--hours-months", type=click.IntRange(1, 120), help="Months of activities Logged Hours counts (default 12).")(f)
+    f = click.option("--revenue-months", type=click.IntRange(1, 120),
+                     help="Months of Won deals Revenue counts when the accounts have no Revenue column (default 12).")(f)
+    f = click.option("--activities", type=click.Path(path_type=Path),
+                     help="Activities export (calls, emails, meetings): Logged Hours, Last Contact, Follow-ups.")(f)
+    return f
 
 
 def _cell(value: object, header: str) -> str:
@@ -207,6 +276,11 @@ _file = click.argument("file", type=click.Path(path_type=Path))
 @click.option("--revenue-floor", type=float, help="Revenue below this is a low producer (default: 20th percentile).")
 @click.option("--hours-high", type=float, help="Effective hours above this is high maintenance (default: median).")
 @click.option("--aggravation-weight", type=float, help="How much one step of aggravation inflates hours (default 0.25).")
+@click.option("--pipeline", type=click.Path(path_type=Path),
+              help="Opportunities export: Revenue from Won deals when FILE has no Revenue column.")
+@_crm_options
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The date the Revenue and Logged Hours periods end on (default: today).")
 def classify(
     file: Path,
     output: Path | None,
@@ -214,15 +288,30 @@ def classify(
     revenue_floor: float | None,
     hours_high: float | None,
     aggravation_weight: float | None,
+    pipeline: Path | None = None,
+    activities: Path | None = None,
+    revenue_months: int | None = None,
+    hours_months: int | None = None,
+    minutes: str | None = None,
+    as_of: dt.datetime | None = None,
 ) -> None:
     """Segment the accounts in FILE (CSV or XLSX) A–E by revenue and effective hours."""
     given = {"RevenueHigh": revenue_high, "RevenueFloor": revenue_floor, "HoursHigh": hours_high}
+    notes: list[str] = []
+
+    def process(df: pd.DataFrame, s: Settings) -> pd.DataFrame:
+        pipe = read_pipeline(pipeline) if pipeline else None
+        df, _, _ = _prepare(df, pipe, activities, s, notes)
+        return classify_accounts(df, s)
+
     _run(
-        file, output, read_accounts, classify_accounts, _account_summary(given), ACCOUNT_VIEW, "Accounts",
-        lambda: Settings().with_(
+        file, output, lambda f: _read_accounts(f, pipeline is not None), process, _account_summary(given), ACCOUNT_VIEW,
+        "Accounts",
+        lambda: _crm_settings(Settings(), revenue_months, hours_months, minutes).with_(
             revenue_high=revenue_high, revenue_floor=revenue_floor, hours_high=hours_high,
-            aggravation_weight=aggravation_weight,
+            aggravation_weight=aggravation_weight, as_of=as_of.date() if as_of else None,
         ),
+        notes,
     )
 
 
@@ -235,6 +324,8 @@ def classify(
 @click.option("--big-deal-amount", type=float, help="Amount worth nurturing at low engagement (default: 90th percentile).")
 @click.option("--default-deal-hours", type=float, help="Selling hours of a deal with no Est. Hours (default 10).")
 @click.option("--cadence-days", type=int, help="Days between follow-ups (default 10).")
+@click.option("--activities", type=click.Path(path_type=Path),
+              help="Activities export: Last Contact and Follow-ups of open deals from the logged calls, emails, meetings.")
 def score(
     file: Path,
     output: Path | None,
@@ -244,16 +335,24 @@ def score(
     big_deal_amount: float | None,
     default_deal_hours: float | None,
     cadence_days: int | None,
+    activities: Path | None = None,
 ) -> None:
     """Score the opportunities in FILE (CSV or XLSX): engagement, expected value, priority, follow-up."""
     given = {"PMin": p_min, "AmountMin": amount_min, "BigDealAmount": big_deal_amount}
+    notes: list[str] = []
+
+    def process(df: pd.DataFrame, s: Settings) -> pd.DataFrame:
+        _, df, _ = _prepare(None, df, activities, s, notes)
+        return score_pipeline(df, s)
+
     _run(
-        file, output, read_pipeline, score_pipeline, _pipeline_summary(given), PIPELINE_VIEW, "Pipeline",
+        file, output, read_pipeline, process, _pipeline_summary(given), PIPELINE_VIEW, "Pipeline",
         lambda: Settings().with_(
             p_min=p_min, amount_min=amount_min, big_deal_amount=big_deal_amount,
             default_deal_hours=default_deal_hours, cadence_days=cadence_days,
             as_of=as_of.date() if as_of else None,
         ),
+        notes,
     )
 
 
@@ -303,14 +402,24 @@ def template(output: Path, force: bool, currency: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .xlsx to write.")
 @_force
 @_currency
-def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str) -> None:
+@_crm_options
+def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str,
+             activities: Path | None = None, revenue_months: int | None = None, hours_months: int | None = None,
+             minutes: str | None = None) -> None:
     """Build one workbook filled from CRM exports, with live formulas and thresholds."""
     from .excel.workbook import build_workbook
 
+    notes: list[str] = []
+
     def build():
-        acc = read_accounts(accounts)
+        settings = _crm_settings(Settings(as_of=as_of.date() if as_of else None), revenue_months, hours_months, minutes)
+        acc = _read_accounts(accounts, pipeline is not None)
         pipe = read_pipeline(pipeline) if pipeline else None
-        return build_workbook(acc, pipe, Settings(as_of=as_of.date() if as_of else None), currency=currency)
+        acc, pipe, _ = _prepare(acc, pipe, activities, settings, notes)
+        wb = build_workbook(acc, pipe, settings, currency=currency)
+        if notes:
+            click.echo("\n".join(notes), err=True)
+        return wb
 
     _save_workbook(build, output, force)
 
@@ -372,13 +481,31 @@ _jobs = click.option("--jobs", type=click.IntRange(1, 64), help="Owners built in
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge overdue follow-ups on this date (default: today).")
 @_jobs
 @_currency
-def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str) -> None:
+@_crm_options
+def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str,
+          activities: Path | None = None, revenue_months: int | None = None, hours_months: int | None = None,
+          minutes: str | None = None) -> None:
     """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone typed."""
+    day = as_of.date() if as_of else None
+    _build_from(accounts, pipeline, activities, out, day, jobs, currency, revenue_months, hours_months, minutes)
+
+
+def _build_from(accounts: Path, pipeline: Path, activities: Path | None, out: Path, as_of: dt.date | None,
+                jobs: int | None, currency: str, revenue_months: int | None = None, hours_months: int | None = None,
+                minutes: str | None = None) -> None:
+    notes: list[str] = []
     try:
-        acc, pipe = read_accounts(accounts), read_pipeline(pipeline)
-    except (ReadError, MissingColumnsError) as e:
+        settings = _crm_settings(Settings(as_of=as_of), revenue_months, hours_months, minutes)
+        acc, pipe = _read_accounts(accounts, True), read_pipeline(pipeline)
+        # LEAD: hand `crm` to build_team: its unmatched_activities go on the Team Rollup's
+        # "Unmatched Activities" sheet (rotxl.excel.unmatched.write_unmatched_sheet) and its
+        # logged_this_week to the manager's view.
+        acc, pipe, crm = _prepare(acc, pipe, activities, settings, notes)
+    except (ReadError, MissingColumnsError, SettingsError) as e:
         _fail(str(e), 2)
-    _run_team(acc, pipe, out, as_of.date() if as_of else None, jobs, currency)
+    if notes:
+        click.echo("\n".join(notes), err=True)
+    _run_team(acc, pipe, out, as_of, jobs, currency)
 
 
 @main.command()
@@ -386,17 +513,12 @@ def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, 
               help="Folder for the sample exports and the team's workbooks.")
 @_jobs
 def demo(out: Path, jobs: int | None) -> None:
-    """Build a realistic sample team (8 owners, 1,200 accounts, 2,000 opportunities)."""
-    from .data.io import write_table
-    from .data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+    """Build a sample team from raw CRM reports (8 owners; accounts, opportunities, activities)."""
+    from .data.sample import SAMPLE_AS_OF, write_crm_exports
 
-    exports = out / "exports"
-    exports.mkdir(parents=True, exist_ok=True)
-    acc = sample_accounts()
-    write_table(acc, exports / "accounts.csv")
-    write_table(sample_pipeline(acc), exports / "pipeline.csv")
-    click.echo(f"Sample CRM exports: {exports / 'accounts.csv'}, {exports / 'pipeline.csv'}", err=True)
-    _run_team(read_accounts(exports / "accounts.csv"), read_pipeline(exports / "pipeline.csv"), out, SAMPLE_AS_OF, jobs, "$")
+    paths = write_crm_exports(out / "exports")
+    click.echo("Sample CRM reports (as Salesforce exports them): " + ", ".join(str(p) for p in paths.values()), err=True)
+    _build_from(paths["accounts"], paths["opportunities"], paths["activities"], out, SAMPLE_AS_OF, jobs, "$")
     click.echo(f"Open {out / 'Team Rollup.xlsx'} for the manager's view, or any owner's workbook.", err=True)
 
 

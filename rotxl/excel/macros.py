@@ -17,6 +17,7 @@ action returns, and a failure drops the queue).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import math
@@ -32,10 +33,10 @@ import xlwings as xw
 
 from ..rules import engine, schema
 
-from ..data import io
+from ..data import crm, io
 from ..data.merge import SYNC_COLUMN, merge_table
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column, MissingColumnsError
-from ..rules.settings import SettingsError
+from ..rules.settings import NAMED_CELLS, Settings, SettingsError
 from .workbook import MONEY_COLUMNS, NUMBER_FORMATS
 
 __all__ = ["import_export", "prioritise", "check", "freeze_thresholds", "live_thresholds", "build_team_workbooks"]
@@ -327,6 +328,66 @@ def _grow(t: _Table, n: int) -> None:
             t.sheet.range((t.first + old, t.col(header)), (t.first + n - 1, t.col(header))).formula = _ui_formula(formula)
 
 
+def _settings_of(book: xw.Book) -> Settings:
+    """AsOf, HoursMonths and the minutes per activity type from the workbook's named cells
+    (the defaults where a named cell is missing or not a number)."""
+    names = {n.name.casefold() for n in book.names}
+    changes: dict[str, object] = {}
+    for field, (name, _) in NAMED_CELLS.items():
+        if field in ("hours_months", "minutes_call", "minutes_email", "minutes_meeting", "minutes_other", "as_of") \
+                and name.casefold() in names:
+            v = _setting(book, name).value
+            if field == "as_of":
+                changes[field] = v.date() if isinstance(v, dt.datetime) else v if isinstance(v, dt.date) else None
+            elif _number(v) is not None:
+                changes[field] = int(v) if field == "hours_months" else float(v)
+    return Settings().with_(**changes)
+
+
+def _import_activities(book: xw.Book, path: Path, source: str) -> str:
+    """An activity export (SPEC §7.3): Logged Hours of the accounts, Last Contact and Follow-ups of
+    the open opportunities, as a build computes them; nothing else in the tables changes."""
+    try:
+        acts = crm.read_activities(path)
+    except (io.ReadError, MissingColumnsError) as e:
+        where = str(e).replace(f"{path.name}, sheet {IMPORT_SHEET!r}", source).replace(path.name, source)
+        raise ActionError(f"Cannot import: {where}") from None
+    if acts.empty:
+        raise ActionError(f"Nothing to import: {source} has a header row but no rows.")
+    settings = _settings_of(book)
+    t_acc, t_pipe = _find_table(book, ACCOUNTS), _find_table(book, PIPELINE)
+    timed = crm.activity_minutes(acts, settings)
+    acc, pipe, _, summary = crm.logged_hours(t_acc.frame(inputs_only=True), t_pipe.frame(inputs_only=True), timed, settings)
+
+    if crm.LOGGED_HOURS not in t_acc.headers:
+        _add_columns(t_acc, [crm.LOGGED_HOURS])
+    hours = acc[crm.LOGGED_HOURS].tolist()
+    rows = [list(r) for r in t_acc.rows]
+    j = t_acc.headers.index(crm.LOGGED_HOURS)
+    for row, h in zip(rows, hours):
+        row[j] = h
+    _write_inputs(t_acc, rows, [crm.LOGGED_HOURS])
+    columns = [c for c in ("Last Contact", "Follow-ups") if c in t_pipe.headers and c in pipe.columns]
+    if columns and (summary.contacts_updated or summary.follow_ups_updated):
+        rows = [list(r) for r in t_pipe.rows]
+        for c in columns:
+            j = t_pipe.headers.index(c)
+            for row, v in zip(rows, pipe[c].tolist()):
+                row[j] = v
+        _write_inputs(t_pipe, rows, columns)
+
+    as_of = settings.as_of_date()
+    message = (f"Imported {len(acts):,} activities from {source}: Logged Hours of {len(hours):,} accounts from the "
+               f"{summary.counted:,} activities dated after {crm.edate(as_of, -settings.hours_months):%d %b %Y} and on or "
+               f"before {as_of:%d %b %Y}; Last Contact of {summary.contacts_updated:,} and Follow-ups of "
+               f"{summary.follow_ups_updated:,} open opportunities updated.")
+    if summary.after_as_of:
+        message += f" {summary.after_as_of:,} dated after AsOf (planned) were not counted."
+    if summary.unmatched:
+        message += f" {summary.unmatched:,} match no account and no opportunity."
+    return message
+
+
 @_action("Import export")
 def import_export(book: xw.Book, path: str | Path | None = None) -> str | None:
     """Merge a CRM export into the Accounts or Pipeline table, keeping what was typed (SPEC §6).
@@ -353,6 +414,8 @@ def import_export(book: xw.Book, path: str | Path | None = None) -> str | None:
         else:
             path = Path(path)
             source = path.name
+        if crm.looks_like_activities([str(c) for c in io.read_table(path).columns]):
+            return _import_activities(book, path, source)
         kind, export = _read_export(path, source)
     if export.empty:
         raise ActionError(f"Nothing to import: {source} has a header row but no rows.")
