@@ -139,13 +139,19 @@ def parse_dates(s: pd.Series) -> Parsed:
     text = _as_string(obj)
     blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
     out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[D]")
-    is_num = obj.map(type).isin((int, float, np.int64, np.float64)).to_numpy()
+    kinds = obj.map(type)
+    is_num = kinds.isin((int, float, np.int64, np.float64)).to_numpy()
+    # Date objects directly, as numpy holds them up to 9999-12-31 (pandas stops at 2262).
+    is_date = kinds.isin((dt.date, dt.datetime, pd.Timestamp)).to_numpy() & ~blank
+    if is_date.any():
+        out[is_date] = np.array([np.datetime64(v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v, "D")
+                                 for v in obj[is_date]], dtype="datetime64[D]")
     if is_num.any():
         serial = pd.to_numeric(obj[is_num], errors="coerce").to_numpy(dtype="float64")
         ok = np.isfinite(serial) & (serial >= 1) & (serial < LAST_SERIAL + 1)
         days = np.where(ok, np.floor(serial), 0).astype("int64")
         out[np.flatnonzero(is_num)[ok]] = EXCEL_EPOCH + days[ok]
-    rest = ~blank & ~is_num
+    rest = ~blank & ~is_num & ~is_date
     if rest.any():
         parsed = pd.to_datetime(obj[rest], errors="coerce", format="ISO8601")
         retry = parsed.isna().to_numpy()
@@ -154,8 +160,18 @@ def parse_dates(s: pd.Series) -> Parsed:
             parsed = parsed.copy()
             parsed[retry] = mixed
         out[rest] = parsed.to_numpy(dtype="datetime64[D]")
+        late = rest & np.isnat(out)
+        if late.any():  # ISO dates past pandas' range (2262), up to 9999-12-31
+            out[late] = [_iso_day(v) for v in text[late]]
     bad = ~blank & np.isnat(out)
     return Parsed(out, blank, bad)
+
+
+def _iso_day(text: str) -> np.datetime64:
+    try:
+        return np.datetime64(dt.date.fromisoformat(text[:10]), "D")
+    except ValueError:
+        return np.datetime64("NaT")
 
 
 # Every character str.strip() removes (the highest is U+3000).
@@ -581,20 +597,19 @@ def account_formulas() -> dict[str, str]:
     }
 
 
-def _valid_percentile_formula(table: str, column: str, q: float, extra: str = "") -> str:
-    """PERCENTILE.INC over the valid rows (Issues blank, value a number, not a row kept only
-    because it left the export): an array formula."""
+def _valid_percentile_formula(table: str, column: str, q: float, extra: str) -> str:
+    """PERCENTILE.INC over the valid rows (Issues blank), ``extra`` conditions, and not a row kept
+    only because it left the export: an array formula. On a valid row the value is a number or
+    blank, so comparisons stand in for ISNUMBER (which IronCalc does not take over a range)."""
     values = f"{table}[{_escape(column)}]"
     kept = f'({table}[{SYNC_COLUMN}]<>{xl_text(NOT_IN_EXPORT)})'
-    return (f'=IFERROR(_xlfn.PERCENTILE.INC(IF(({table}[Issues]="")*ISNUMBER({values}){extra}*{kept},'
-            f'{values}),{q}),"")')
+    return f'=IFERROR(_xlfn.PERCENTILE.INC(IF(({table}[Issues]=""){extra}*{kept},{values}),{q}),"")'
 
 
 def account_threshold_formulas() -> dict[str, str]:
-    # Prospects (revenue 0) and untouched accounts (EH 0) are left out (§1). A text compares
-    # above any number, so each comparison sits behind an ISNUMBER.
-    paying = "*ISNUMBER(Accounts[Revenue])*(Accounts[Revenue]>0)"
-    worked = paying + "*(Accounts[Effective Hours]>0)"
+    # Prospects (revenue 0), untouched accounts (EH 0) and spare rows (blank: 0, or "") are left out (§1).
+    paying = "*(Accounts[Revenue]>0)"
+    worked = paying + '*(Accounts[Effective Hours]<>"")*(Accounts[Effective Hours]>0)'
     return {
         "RevenueHigh": _valid_percentile_formula("Accounts", "Revenue", REVENUE_HIGH_PCT, paying),
         "RevenueFloor": _valid_percentile_formula("Accounts", "Revenue", REVENUE_FLOOR_PCT, paying),
@@ -851,7 +866,7 @@ def pipeline_formulas(learned: bool = False) -> dict[str, str]:
 
 
 def pipeline_threshold_formulas() -> dict[str, str]:
-    open_rows = '*((TRIM(Pipeline[Status])="")+(TRIM(Pipeline[Status])="Open"))'
+    open_rows = '*(Pipeline[Amount]<>"")*((TRIM(Pipeline[Status])="")+(TRIM(Pipeline[Status])="Open"))'
     return {
         "AmountMin": _valid_percentile_formula("Pipeline", "Amount", AMOUNT_MIN_PCT, open_rows),
         "BigDealAmount": _valid_percentile_formula("Pipeline", "Amount", BIG_DEAL_PCT, open_rows),
