@@ -50,13 +50,13 @@ def rules_accounts() -> pd.DataFrame:
         ("R-8", "Logged hours negative", 2000, None, 5, -3, None, None),
         ("R-9", "Logged hours as text", 2000, None, None, "lots", None, None),
         (None, None, None, None, None, None, None, None),  # a blank row in the middle
-        ("R-11", "Revenue too large", 1e308, None, 5, None, None, None),
+        ("R-11", "Revenue too large", 1.5e308, None, 5, None, None, None),
         ("R-12", "Effective hours overflow", 4000, None, 9e307, None, 5, None),
         ("R-13", "ROT overflow", 9e307, None, 0.5, None, None, None),
         ("R-14", "Small", 800, None, 3, None, None, None),
         ("R-15", "Mid", 2200, 0.5, None, 7, 3, None),
         ("R-16", "High", 7000, None, 25, None, None, None),
-        ("R-17", "Margin too large", 1000, -1e308, 2, None, None, None),
+        ("R-17", "Margin too large", 1000, -1.5e308, 2, None, None, None),
         ("R-18", "Logged zero", 1500, None, None, 0, None, None),
         (None, None, None, None, None, None, None, None),  # and at the end
     ]
@@ -79,7 +79,7 @@ def rules_pipeline() -> pd.DataFrame:
         None,  # a blank row
         {"Probability": 0.9, "Amount": 1_000_000, SYNC_COLUMN: NOT_IN_EXPORT},  # out of AmountMin / BigDealAmount
         {"Probability": 0.9, "Amount": 9e307, "Est. Hours": 0.5},  # Opportunity ROT overflow
-        {"Amount": 1e308},
+        {"Amount": 1.5e308},  # (LibreOffice holds 1e308 "equal" to the largest, 9.99999999999999E+307)
         {"Probability": 0.1, "Amount": 40000, "Last Contact": dt.date(2026, 1, 9)},
         {"Probability": 0.3, "Amount": 800},
         {"Probability": 0.25, "Amount": 5000, "Est. Hours": 0},

@@ -135,6 +135,13 @@ def parse_dates(s: pd.Series) -> Parsed:
         values = values.to_numpy(dtype="datetime64[D]")
         blank = np.isnat(values)
         return Parsed(values, blank, np.zeros(len(s), dtype=bool))
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):  # serial numbers
+        serial = s.to_numpy(dtype="float64", na_value=np.nan)
+        blank = np.isnan(serial)
+        ok = (serial >= 1) & (serial < LAST_SERIAL + 1)
+        out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[D]")
+        out[ok] = EXCEL_EPOCH + np.floor(serial[ok]).astype("int64")
+        return Parsed(out, blank, ~blank & ~ok)
     obj = s.astype(object)
     text = _as_string(obj)
     blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
@@ -193,9 +200,11 @@ def _edges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     starts = np.concatenate(([0], sep + 1))
     ends = np.concatenate((sep, [points.size]))
     empty = starts == ends
-    padded = np.append(points, 0)
-    first = np.minimum(padded[starts], 0x3000)
-    last = np.minimum(padded[np.maximum(ends - 1, 0)], 0x3000)
+    if not points.size:  # every value empty
+        return empty, np.zeros(values.size, dtype=bool)
+    # On an empty value these read a neighbour's character; ~empty masks them out.
+    first = np.minimum(points[np.minimum(starts, points.size - 1)], 0x3000)
+    last = np.minimum(points[np.maximum(ends - 1, 0)], 0x3000)
     return empty, ~empty & (_SPACE[first] | _SPACE[last])
 
 
@@ -441,7 +450,8 @@ def percentile_inc(values: np.ndarray, q: float) -> float:
 
 def _cols(df: pd.DataFrame, columns: tuple[Column, ...]) -> dict[str, pd.Series]:
     mapping = schema.resolve(list(df.columns), columns)
-    blank = pd.Series([None] * len(df), index=df.index, dtype=object)
+    # A missing column is all blank: NaN, which every parser reads on its fast path.
+    blank = pd.Series(np.full(len(df), np.nan), index=df.index)
     return {c.header: (df[mapping[c.header]] if c.header in mapping else blank) for c in columns}
 
 
@@ -517,20 +527,26 @@ def rot_formula(ref) -> str:
     return f'=IF(OR({eh}="",{eh}=0),"",{ref("Revenue")}*{_margin(ref)}/{eh})'
 
 
-def segment(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
-    """P (revenue 0), then C, A, D, B, E (SPEC §1); None where EH is unknown, or (for A–E) a threshold is."""
+SEGMENTS = np.array([None, "P", "C", "A", "D", "B", "E"], dtype=object)  # by segment code, 0: none
+
+
+def segment_codes(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
+    """Index into SEGMENTS: P (revenue 0), then C, A, D, B, E (SPEC §1); 0 where EH is unknown,
+    or (for A–E) a threshold is."""
     check_floor_below_high(revenue_floor, revenue_high)
     high_rev = ge(revenue, revenue_high)
     low_time = le(eh, hours_high)
-    seg = np.select(
-        [revenue == 0, lt(revenue, revenue_floor), high_rev & low_time, high_rev, low_time],
-        ["P", "C", "A", "D", "B"],
-        "E",
-    ).astype(object)
+    codes = np.select([revenue == 0, lt(revenue, revenue_floor), high_rev & low_time, high_rev, low_time],
+                      np.arange(1, 6, dtype=np.int8), np.int8(6)).astype(np.int8)
     no_threshold = bool(np.isnan([revenue_high, hours_high, revenue_floor]).any())
     undefined = np.isnan(revenue) | np.isnan(eh) | ((revenue != 0) & no_threshold)
-    seg[np.broadcast_to(undefined, seg.shape)] = None
-    return seg
+    return np.where(undefined, np.int8(0), codes)
+
+
+def segment(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
+    """P, A–E or None per row, as segment_codes."""
+    return SEGMENTS[segment_codes(np.asarray(revenue, dtype=float), np.asarray(eh, dtype=float),
+                                  revenue_high, hours_high, revenue_floor)]
 
 
 def segment_formula(ref) -> str:
@@ -541,6 +557,9 @@ def segment_formula(ref) -> str:
             f'IF({rev}=0,"P",IF(OR(NOT(ISNUMBER(RevenueHigh)),NOT(ISNUMBER(RevenueFloor)),NOT(ISNUMBER(HoursHigh))),"",'
             f'IF({rev}<RevenueFloor,"C",IF(AND({rev}>=RevenueHigh,{eh}<=HoursHigh),"A",'
             f'IF({rev}>=RevenueHigh,"D",IF({eh}<=HoursHigh,"B","E"))))))))')
+
+
+_ACTIONS_BY_CODE = np.array([None, *(ACTIONS[k] for k in SEGMENTS[1:])], dtype=object)
 
 
 def action(seg: np.ndarray) -> np.ndarray:
@@ -690,15 +709,14 @@ def classify_accounts(df: pd.DataFrame, settings: Settings | None = None) -> pd.
     s = settings or Settings()
     a = _read_accounts(df, s)
     t = _account_thresholds(a, s)
-    seg = segment(a.revenue, a.eh, t["RevenueHigh"], t["HoursHigh"], t["RevenueFloor"])
-    seg[~a.valid] = None
+    codes = segment_codes(a.revenue, a.eh, t["RevenueHigh"], t["HoursHigh"], t["RevenueFloor"])  # eh is NaN unless valid
     out = _output(
         df,
         {
             "Effective Hours": a.eh,
             "ROT": rot(a.revenue, a.margin, a.eh),
-            "Segment": seg,
-            "Action": action(seg),
+            "Segment": SEGMENTS[codes],
+            "Action": _ACTIONS_BY_CODE[codes],
             "Issues": a.issues.text(),
         },
         ACCOUNT_DERIVED,
