@@ -622,7 +622,8 @@ def _valid_percentile_formula(table: str, column: str, q: float, extra: str) -> 
     blank, so comparisons stand in for ISNUMBER (which IronCalc does not take over a range)."""
     values = f"{table}[{_escape(column)}]"
     kept = f'({table}[{SYNC_COLUMN}]<>{xl_text(NOT_IN_EXPORT)})'
-    return f'=IFERROR(_xlfn.PERCENTILE.INC(IF(({table}[Issues]=""){extra}*{kept},{values}),{q}),"")'
+    # The "" (ignored, as text is) rather than FALSE: LibreOffice reads a one-row table's {FALSE} as 0.
+    return f'=IFERROR(_xlfn.PERCENTILE.INC(IF(({table}[Issues]=""){extra}*{kept},{values},""),{q}),"")'
 
 
 def account_threshold_formulas() -> dict[str, str]:
