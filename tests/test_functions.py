@@ -271,7 +271,8 @@ def test_rot_segment_follows_the_spec_order(revenue, hours, aggravation, expecte
 
 
 def test_rot_segment_blank_floor_is_zero_and_blank_hours_is_blank():
-    assert one(call("ROT_SEGMENT", c(0), c(5), c(100), c(20), None, None, None)) == "B"
+    assert one(call("ROT_SEGMENT", c(1), c(5), c(100), c(20), None, None, None)) == "B"  # revenue 0 is P (§1)
+    assert one(call("ROT_SEGMENT", c(0), c(5), c(100), c(20), None, None, None)) == "P"
     assert one(call("ROT_SEGMENT", c(500), c(""), c(100), c(20), None, None, None)) == ""
 
 
