@@ -79,6 +79,8 @@ def approx_eq(a, b):
 
 
 def GE(a, b):
+    if b is None:  # no threshold (nothing to take a percentile of): a number is never at or above a blank
+        return False
     return a >= b or approx_eq(a, b)
 
 

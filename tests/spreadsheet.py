@@ -1,6 +1,7 @@
-"""Recalculating workbooks in a real spreadsheet engine: LibreOffice, headless.
+"""Recalculating workbooks in real spreadsheet engines: LibreOffice (headless) and IronCalc.
 
-No fallback and no skip: a machine without LibreOffice fails these tests (.ci/run installs it).
+No fallback and no skip: a machine without LibreOffice or IronCalc fails these tests (.ci/run
+installs LibreOffice; IronCalc is a dev dependency).
 """
 
 from __future__ import annotations
@@ -39,6 +40,33 @@ def recalculate(paths: list[Path], outdir: Path) -> list[Path]:
     return out
 
 
+def ironcalc(path: Path) -> dict[str, list[list[object]]]:
+    """Load a built workbook in IronCalc, evaluate every formula, and read every sheet's cells
+    (rows of values, as ``cells`` gives them). IronCalc gives dates as serial numbers; ``same``
+    reads them."""
+    import ironcalc as ic
+
+    model = ic.load_from_xlsx(str(path))
+    model.evaluate()
+    extent: dict[int, tuple[int, int]] = {}
+    for index, r, c in model.get_all_cells():
+        rows, cols = extent.get(index, (0, 0))
+        extent[index] = (max(rows, r), max(cols, c))
+    out = {}
+    for index, props in enumerate(model.get_worksheets_properties()):
+        rows, cols = extent.get(index, (0, 0))
+        out[props["name"]] = [[model.get_cell_value(index, r, c) for c in range(1, cols + 1)] for r in range(1, rows + 1)]
+    return out
+
+
+def frame(rows: list[list[object]]) -> pd.DataFrame:
+    """A table's cells as a frame, its first row the headers (blank headers dropped at the right)."""
+    width = len(rows[0])
+    while width and rows[0][width - 1] in (None, ""):
+        width -= 1
+    return pd.DataFrame([r[:width] for r in rows[1:]], columns=rows[0][:width])
+
+
 def sheet(path: Path, name: str) -> pd.DataFrame:
     rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python()
     return pd.DataFrame(rows[1:], columns=rows[0])
@@ -60,6 +88,8 @@ def same(got, want) -> bool:
         return got is want or got == bool(want)
     if isinstance(want, (dt.date, pd.Timestamp)):
         want = want.date() if isinstance(want, (pd.Timestamp, dt.datetime)) else want
+        if isinstance(got, float):  # a date serial (IronCalc)
+            got = (dt.datetime(1899, 12, 30) + dt.timedelta(days=got)).date()
         got = got.date() if isinstance(got, dt.datetime) else got
         return got == want
     if isinstance(want, (int, float)) and not isinstance(got, str):

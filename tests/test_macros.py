@@ -284,21 +284,21 @@ def test_import_a_file_merges_by_id_and_keeps_what_was_typed(data):
     before = table(data["team"], ACC)
     n, width = len(before), len(before.columns)
 
-    # The CRM's extra column and the sync marker go in before the derived columns.
+    # The CRM's extra column goes in before the derived columns (the sync marker is always there).
     adds = actions(book, "addTableColumn", ACC)
-    assert [a["args"] for a in adds] == [[0, 7, "Industry"], [0, 8, "CRM Sync"]]
+    assert [a["args"] for a in adds] == [[0, 9, "Industry"]]
     # Two new rows: the table grows, they get the last row's formats and the row formulas.
-    assert actions(book, "resizeTable", ACC)[0]["args"] == [0, f"$A$1:${get_column_letter(width + 2)}${n + 3}"]
+    assert actions(book, "resizeTable", ACC)[0]["args"] == [0, f"$A$1:${get_column_letter(width + 1)}${n + 3}"]
     fill = actions(book, "rangeAutofill", ACC)[0]
-    assert fill["args"] == [f"$A${n + 1}:${get_column_letter(width + 2)}${n + 3}", "FillFormats"]
+    assert fill["args"] == [f"$A${n + 1}:${get_column_letter(width + 1)}${n + 3}", "FillFormats"]
     formulas = {a["start_column"]: a for a in actions(book, "setFormula", ACC)}
     for k, (header, formula) in enumerate(engine.account_formulas().items()):
-        a = formulas[9 + k]
+        a = formulas[10 + k]
         assert (a["start_row"], a["row_count"]) == (n + 1, 2)
         assert a["values"] == formula.replace("_xlfn.", "")
 
     cells = written(book, ACC)
-    assert max(c for _, c in cells) == 8  # inputs, Industry, CRM Sync: no derived column written
+    assert max(c for _, c in cells) == 9  # inputs (Logged Hours among them), CRM Sync, Industry: no derived column written
     ids = column(cells, 0, range(1, n + 3))
     assert ids[:n] == list(before["Account ID"])  # rows stay where they are
     assert ids[n:] == ["007", "NEW-2"]
@@ -308,7 +308,7 @@ def test_import_a_file_merges_by_id_and_keeps_what_was_typed(data):
     assert column(cells, 1, range(n + 1, n + 3)) == ["=1+2", "@SUM(A1:A9)"]
     assert column(cells, 3, range(n + 1, n + 3)) == [1200.0, "12k"]  # numbers as numbers, text as text
     assert column(cells, 8, range(1, 5)) == ["Not in latest export"] * 3 + [""]
-    assert column(cells, 7, range(1, 5)) == ["", "", "", "Retail"]
+    assert column(cells, 9, range(1, 5)) == ["", "", "", "Retail"]
     text = formatted(book, ACC, "@")
     assert {(r, 1) for r in range(1, n + 3)} <= text  # names: text, also "=1+2"
     assert (n + 1, 0) in text and (n + 2, 3) in text and (n + 1, 3) not in text
@@ -338,8 +338,8 @@ def test_import_a_pasted_export_on_the_import_sheet(data):
     assert [None if g == "" else round(g, 10) for g in prob] == want  # "%" header: 60 means 0.6
     status = column(cells, headers.index("Status"), range(1, 41))
     assert status == ["" if s is None else s for s in before["Status"][:40]]  # typed statuses kept
-    sync = column(cells, len(headers) - len(PIPELINE_DERIVED), range(1, len(before) + 1))
-    assert sync == [""] * 40 + ["Not in latest export"] * (len(before) - 40)
+    sync = column(cells, headers.index("CRM Sync"), range(1, len(before) + 1))
+    assert [v or "" for v in sync] == [""] * 40 + ["Not in latest export"] * (len(before) - 40)
     assert message(book)[0].startswith('Imported 40 opportunities from the "Import" sheet into the Pipeline table: 40 updated, 0 new.')
 
 

@@ -118,8 +118,10 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     ws.conditional_formatting.add("C25", CellIsRule(operator="greaterThan", formula=["0"], font=Font(bold=True, color="C00000")))
     ws["A30"] = "Rows with issues"
     ws["A30"].font = Font(bold=True)
-    ws["A31"], ws["C31"] = "Accounts", "=SUMPRODUCT(--(LEN(Accounts[Issues])>0))"
-    ws["A32"], ws["C32"] = "Pipeline", "=SUMPRODUCT(--(LEN(Pipeline[Issues])>0))"
+    # A comparison, not LEN(range): IronCalc reads a function over a range in SUMPRODUCT as one cell.
+    ws["A31"], ws["C31"] = "Accounts", '=SUMPRODUCT(--(Accounts[Issues]<>""))'
+    ws["A32"], ws["C32"] = "Pipeline", '=SUMPRODUCT(--(Pipeline[Issues]<>""))'
+
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 13
     for col in "CDEFGH":

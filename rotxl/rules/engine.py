@@ -135,17 +135,30 @@ def parse_dates(s: pd.Series) -> Parsed:
         values = values.to_numpy(dtype="datetime64[D]")
         blank = np.isnat(values)
         return Parsed(values, blank, np.zeros(len(s), dtype=bool))
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):  # serial numbers
+        serial = s.to_numpy(dtype="float64", na_value=np.nan)
+        blank = np.isnan(serial)
+        ok = (serial >= 1) & (serial < LAST_SERIAL + 1)
+        out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[D]")
+        out[ok] = EXCEL_EPOCH + np.floor(serial[ok]).astype("int64")
+        return Parsed(out, blank, ~blank & ~ok)
     obj = s.astype(object)
     text = _as_string(obj)
     blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
     out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[D]")
-    is_num = obj.map(type).isin((int, float, np.int64, np.float64)).to_numpy()
+    kinds = obj.map(type)
+    is_num = kinds.isin((int, float, np.int64, np.float64)).to_numpy()
+    # Date objects directly, as numpy holds them up to 9999-12-31 (pandas stops at 2262).
+    is_date = kinds.isin((dt.date, dt.datetime, pd.Timestamp)).to_numpy() & ~blank
+    if is_date.any():
+        out[is_date] = np.array([np.datetime64(v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v, "D")
+                                 for v in obj[is_date]], dtype="datetime64[D]")
     if is_num.any():
         serial = pd.to_numeric(obj[is_num], errors="coerce").to_numpy(dtype="float64")
         ok = np.isfinite(serial) & (serial >= 1) & (serial < LAST_SERIAL + 1)
         days = np.where(ok, np.floor(serial), 0).astype("int64")
         out[np.flatnonzero(is_num)[ok]] = EXCEL_EPOCH + days[ok]
-    rest = ~blank & ~is_num
+    rest = ~blank & ~is_num & ~is_date
     if rest.any():
         parsed = pd.to_datetime(obj[rest], errors="coerce", format="ISO8601")
         retry = parsed.isna().to_numpy()
@@ -154,8 +167,18 @@ def parse_dates(s: pd.Series) -> Parsed:
             parsed = parsed.copy()
             parsed[retry] = mixed
         out[rest] = parsed.to_numpy(dtype="datetime64[D]")
+        late = rest & np.isnat(out)
+        if late.any():  # ISO dates past pandas' range (2262), up to 9999-12-31
+            out[late] = [_iso_day(v) for v in text[late]]
     bad = ~blank & np.isnat(out)
     return Parsed(out, blank, bad)
+
+
+def _iso_day(text: str) -> np.datetime64:
+    try:
+        return np.datetime64(dt.date.fromisoformat(text[:10]), "D")
+    except ValueError:
+        return np.datetime64("NaT")
 
 
 # Every character str.strip() removes (the highest is U+3000).
@@ -177,9 +200,11 @@ def _edges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     starts = np.concatenate(([0], sep + 1))
     ends = np.concatenate((sep, [points.size]))
     empty = starts == ends
-    padded = np.append(points, 0)
-    first = np.minimum(padded[starts], 0x3000)
-    last = np.minimum(padded[np.maximum(ends - 1, 0)], 0x3000)
+    if not points.size:  # every value empty
+        return empty, np.zeros(values.size, dtype=bool)
+    # On an empty value these read a neighbour's character; ~empty masks them out.
+    first = np.minimum(points[np.minimum(starts, points.size - 1)], 0x3000)
+    last = np.minimum(points[np.maximum(ends - 1, 0)], 0x3000)
     return empty, ~empty & (_SPACE[first] | _SPACE[last])
 
 
@@ -425,7 +450,8 @@ def percentile_inc(values: np.ndarray, q: float) -> float:
 
 def _cols(df: pd.DataFrame, columns: tuple[Column, ...]) -> dict[str, pd.Series]:
     mapping = schema.resolve(list(df.columns), columns)
-    blank = pd.Series([None] * len(df), index=df.index, dtype=object)
+    # A missing column is all blank: NaN, which every parser reads on its fast path.
+    blank = pd.Series(np.full(len(df), np.nan), index=df.index)
     return {c.header: (df[mapping[c.header]] if c.header in mapping else blank) for c in columns}
 
 
@@ -501,20 +527,26 @@ def rot_formula(ref) -> str:
     return f'=IF(OR({eh}="",{eh}=0),"",{ref("Revenue")}*{_margin(ref)}/{eh})'
 
 
-def segment(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
-    """P (revenue 0), then C, A, D, B, E (SPEC §1); None where EH is unknown, or (for A–E) a threshold is."""
+SEGMENTS = np.array([None, "P", "C", "A", "D", "B", "E"], dtype=object)  # by segment code, 0: none
+
+
+def segment_codes(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
+    """Index into SEGMENTS: P (revenue 0), then C, A, D, B, E (SPEC §1); 0 where EH is unknown,
+    or (for A–E) a threshold is."""
     check_floor_below_high(revenue_floor, revenue_high)
     high_rev = ge(revenue, revenue_high)
     low_time = le(eh, hours_high)
-    seg = np.select(
-        [revenue == 0, lt(revenue, revenue_floor), high_rev & low_time, high_rev, low_time],
-        ["P", "C", "A", "D", "B"],
-        "E",
-    ).astype(object)
+    codes = np.select([revenue == 0, lt(revenue, revenue_floor), high_rev & low_time, high_rev, low_time],
+                      np.arange(1, 6, dtype=np.int8), np.int8(6)).astype(np.int8)
     no_threshold = bool(np.isnan([revenue_high, hours_high, revenue_floor]).any())
     undefined = np.isnan(revenue) | np.isnan(eh) | ((revenue != 0) & no_threshold)
-    seg[np.broadcast_to(undefined, seg.shape)] = None
-    return seg
+    return np.where(undefined, np.int8(0), codes)
+
+
+def segment(revenue: np.ndarray, eh: np.ndarray, revenue_high: float, hours_high: float, revenue_floor: float) -> np.ndarray:
+    """P, A–E or None per row, as segment_codes."""
+    return SEGMENTS[segment_codes(np.asarray(revenue, dtype=float), np.asarray(eh, dtype=float),
+                                  revenue_high, hours_high, revenue_floor)]
 
 
 def segment_formula(ref) -> str:
@@ -525,6 +557,9 @@ def segment_formula(ref) -> str:
             f'IF({rev}=0,"P",IF(OR(NOT(ISNUMBER(RevenueHigh)),NOT(ISNUMBER(RevenueFloor)),NOT(ISNUMBER(HoursHigh))),"",'
             f'IF({rev}<RevenueFloor,"C",IF(AND({rev}>=RevenueHigh,{eh}<=HoursHigh),"A",'
             f'IF({rev}>=RevenueHigh,"D",IF({eh}<=HoursHigh,"B","E"))))))))')
+
+
+_ACTIONS_BY_CODE = np.array([None, *(ACTIONS[k] for k in SEGMENTS[1:])], dtype=object)
 
 
 def action(seg: np.ndarray) -> np.ndarray:
@@ -581,20 +616,20 @@ def account_formulas() -> dict[str, str]:
     }
 
 
-def _valid_percentile_formula(table: str, column: str, q: float, extra: str = "") -> str:
-    """PERCENTILE.INC over the valid rows (Issues blank, value a number, not a row kept only
-    because it left the export): an array formula."""
+def _valid_percentile_formula(table: str, column: str, q: float, extra: str) -> str:
+    """PERCENTILE.INC over the valid rows (Issues blank), ``extra`` conditions, and not a row kept
+    only because it left the export: an array formula. On a valid row the value is a number or
+    blank, so comparisons stand in for ISNUMBER (which IronCalc does not take over a range)."""
     values = f"{table}[{_escape(column)}]"
     kept = f'({table}[{SYNC_COLUMN}]<>{xl_text(NOT_IN_EXPORT)})'
-    return (f'=IFERROR(_xlfn.PERCENTILE.INC(IF(({table}[Issues]="")*ISNUMBER({values}){extra}*{kept},'
-            f'{values}),{q}),"")')
+    # The "" (ignored, as text is) rather than FALSE: LibreOffice reads a one-row table's {FALSE} as 0.
+    return f'=IFERROR(_xlfn.PERCENTILE.INC(IF(({table}[Issues]=""){extra}*{kept},{values},""),{q}),"")'
 
 
 def account_threshold_formulas() -> dict[str, str]:
-    # Prospects (revenue 0) and untouched accounts (EH 0) are left out (§1). A text compares
-    # above any number, so each comparison sits behind an ISNUMBER.
-    paying = "*ISNUMBER(Accounts[Revenue])*(Accounts[Revenue]>0)"
-    worked = paying + "*(Accounts[Effective Hours]>0)"
+    # Prospects (revenue 0), untouched accounts (EH 0) and spare rows (blank: 0, or "") are left out (§1).
+    paying = "*(Accounts[Revenue]>0)"
+    worked = paying + '*(Accounts[Effective Hours]<>"")*(Accounts[Effective Hours]>0)'
     return {
         "RevenueHigh": _valid_percentile_formula("Accounts", "Revenue", REVENUE_HIGH_PCT, paying),
         "RevenueFloor": _valid_percentile_formula("Accounts", "Revenue", REVENUE_FLOOR_PCT, paying),
@@ -675,15 +710,14 @@ def classify_accounts(df: pd.DataFrame, settings: Settings | None = None) -> pd.
     s = settings or Settings()
     a = _read_accounts(df, s)
     t = _account_thresholds(a, s)
-    seg = segment(a.revenue, a.eh, t["RevenueHigh"], t["HoursHigh"], t["RevenueFloor"])
-    seg[~a.valid] = None
+    codes = segment_codes(a.revenue, a.eh, t["RevenueHigh"], t["HoursHigh"], t["RevenueFloor"])  # eh is NaN unless valid
     out = _output(
         df,
         {
             "Effective Hours": a.eh,
             "ROT": rot(a.revenue, a.margin, a.eh),
-            "Segment": seg,
-            "Action": action(seg),
+            "Segment": SEGMENTS[codes],
+            "Action": _ACTIONS_BY_CODE[codes],
             "Issues": a.issues.text(),
         },
         ACCOUNT_DERIVED,
@@ -851,7 +885,7 @@ def pipeline_formulas(learned: bool = False) -> dict[str, str]:
 
 
 def pipeline_threshold_formulas() -> dict[str, str]:
-    open_rows = '*((TRIM(Pipeline[Status])="")+(TRIM(Pipeline[Status])="Open"))'
+    open_rows = '*(Pipeline[Amount]<>"")*((TRIM(Pipeline[Status])="")+(TRIM(Pipeline[Status])="Open"))'
     return {
         "AmountMin": _valid_percentile_formula("Pipeline", "Amount", AMOUNT_MIN_PCT, open_rows),
         "BigDealAmount": _valid_percentile_formula("Pipeline", "Amount", BIG_DEAL_PCT, open_rows),
