@@ -42,11 +42,11 @@ TOP_ROW = {TOP_LISTS[0][0]: 18, TOP_LISTS[1][0]: 26}  # header rows; the items a
 TOP_COLUMN = 10  # J: rank, then the ranked value, then the shown columns
 TOP_HELPER = 26  # Z: hidden, the table row of each item
 SEGMENT_CHART_COLOURS = {"A": "2E7D32", "B": "8BC34A", "C": "FF9800", "D": "FBC02D", "E": "D32F2F"}
-TITLE = Font(bold=True, size=16)
-HEAD = Font(bold=True, color="FFFFFF")
+TITLE = Font(name="Calibri", bold=True, size=16)
+HEAD = Font(name="Calibri", bold=True, color="FFFFFF")
 HEAD_FILL = PatternFill("solid", fgColor="305496")
-SECTION = Font(bold=True, size=12)
-NOTE = Font(italic=True, color="595959")
+SECTION = Font(name="Calibri", bold=True, size=12)
+NOTE = Font(name="Calibri", italic=True, color="595959")
 # Columns A..H hold the figures, I is a gutter, J.. the named lists and the charts.
 WIDTHS = {"A": 28, "B": 9, "C": 11, "D": 12, "E": 11, "F": 11, "G": 10, "H": 10, "I": 2,
           "J": 4, "K": 12, "L": 22, "M": 18, "N": 13}
@@ -88,7 +88,7 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
            money + ".00" if money.endswith("0") else money)
     _label(ws, "A6", "Revenue share of A accounts")
     _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"")', "0%")
-    ws["C4"].font = Font(bold=True, size=16, color="C00000")
+    ws["C4"].font = Font(name="Calibri", bold=True, size=16, color="C00000")
     _label(ws, "D4", "of effective hours go to accounts to dump. Target: near zero.", NOTE)
     ws.conditional_formatting.add("C4", CellIsRule(operator="lessThanOrEqual", formula=["0.1"], font=Font(bold=True, size=16, color="2E7D32")))
 
@@ -104,25 +104,25 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
         put_formula(ws, r, 7, f'=IFERROR(D{r}/SUM($D$10:$D$14),"")', "0%")
         put_formula(ws, r, 8, f'=IFERROR(E{r}/SUM(Accounts[Effective Hours]),"")', "0%")
         ws.cell(r, 1).fill = PatternFill("solid", fgColor=SEGMENT_CHART_COLOURS[s])
-        ws.cell(r, 1).font = Font(bold=True, color="FFFFFF")
+        ws.cell(r, 1).font = Font(name="Calibri", bold=True, color="FFFFFF")
         ws.cell(r, 1).alignment = Alignment(horizontal="center")
     total = SEGMENT_ROW["E"] + 1
-    _label(ws, f"A{total}", "Total", Font(bold=True))
+    _label(ws, f"A{total}", "Total", Font(name="Calibri", bold=True))
     for j, fmt in ((3, "0"), (4, money), (5, "#,##0.0")):
         col = "ABCDE"[j - 1]
-        put_formula(ws, total, j, f"=SUM({col}10:{col}14)", fmt).font = Font(bold=True)
+        put_formula(ws, total, j, f"=SUM({col}10:{col}14)", fmt).font = Font(name="Calibri", bold=True)
 
     _label(ws, "A17", "Pipeline (open opportunities)", SECTION)
     _head(ws, 18, ("Priority", "Deals", "Expected Value"))
     for p, r in PRIORITY_ROW.items():
-        put(ws, r, 1, p).font = Font(bold=True)
+        put(ws, r, 1, p).font = Font(name="Calibri", bold=True)
         put_formula(ws, r, 2, f'=COUNTIF(Pipeline[Priority],"{p}")', "0")
         put_formula(ws, r, 3, f'=SUMIF(Pipeline[Priority],"{p}",Pipeline[Expected Value])', money)
     _label(ws, "A22", "Total open")
     put_formula(ws, 22, 2, "=SUM(B19:B21)", "0")
     put_formula(ws, 22, 3, "=SUM(C19:C21)", money)
     for c in ("A22", "B22", "C22"):
-        ws[c].font = Font(bold=True)
+        ws[c].font = Font(name="Calibri", bold=True)
     won, lost = '(TRIM(Pipeline[Status])="Won")', '(TRIM(Pipeline[Status])="Lost")'
     rows = [
         (24, "Win rate (won ÷ won and lost)",
@@ -138,7 +138,7 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     _array(ws, "C27", '=SUM(IF(Pipeline[Priority]<>"",IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))',
            "#,##0.0")
     ws.conditional_formatting.add("C25", CellIsRule(operator="greaterThan", formula=["0"], font=Font(bold=True, color="C00000")))
-    _label(ws, "A30", "Rows with issues", Font(bold=True))
+    _label(ws, "A30", "Rows with issues", Font(name="Calibri", bold=True))
     _label(ws, "A31", "Accounts")
     put_formula(ws, 31, 3, "=SUMPRODUCT(--(LEN(Accounts[Issues])>0))", "0")
     _label(ws, "A32", "Pipeline")

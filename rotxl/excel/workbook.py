@@ -199,7 +199,7 @@ def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
         if isinstance(value, ArrayFormula):
             cell = ws.cell(r, 2)
             cell.value = ArrayFormula(f"B{r}", value.text)
-            cell.font = Font(italic=True, color="595959")  # a live formula, until someone types a number
+            cell.font = Font(name="Calibri", italic=True, color="595959")  # a live formula, until someone types a number
         elif isinstance(value, str):
             cell = put_formula(ws, r, 2, value)
         else:
@@ -208,12 +208,12 @@ def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
         ws.cell(r, 4).alignment = Alignment(wrap_text=True, vertical="top")
         cells[name] = f"{quote_sheetname(ws.title)}!$B${r}"
     check_row = ws.max_row + 2
-    put(ws, check_row, 1, "Check").font = Font(bold=True)
+    put(ws, check_row, 1, "Check").font = Font(name="Calibri", bold=True)
     put_formula(ws, check_row, 2, '=IF(AND(ISNUMBER(RevenueFloor),ISNUMBER(RevenueHigh)),IF(RevenueFloor>RevenueHigh,'
                           '"Settings error: Revenue floor is above Revenue high; segments stay blank until it is fixed","OK"),"OK")')
     ws.conditional_formatting.add(f"B{check_row}", CellIsRule(operator="notEqual", formula=['"OK"'], fill=ISSUE_FILL, font=ISSUE_FONT))
     note = put(ws, check_row + 1, 1, "Thresholds in grey italics are live formulas; type a number over one to fix it.")
-    note.font = Font(italic=True, color="808080")
+    note.font = Font(name="Calibri", italic=True, color="808080")
     _style_header(ws, 4)
     for col, width in zip("ABCD", (28, 14, 20, 80)):
         ws.column_dimensions[col].width = width
@@ -249,7 +249,7 @@ def _style_header(ws, ncols: int, derived: set[int] | None = None) -> None:
     for j in range(1, ncols + 1):
         cell = ws.cell(1, j)
         is_derived = derived is not None and j in derived
-        cell.font = Font(bold=True, color="FFFFFF", italic=is_derived)
+        cell.font = Font(name="Calibri", bold=True, color="FFFFFF", italic=is_derived)
         cell.fill = DERIVED_HEADER_FILL if is_derived else HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     ws.row_dimensions[1].height = 30
@@ -269,7 +269,7 @@ def _input_frame(df: pd.DataFrame | None, columns: tuple[Column, ...], derived: 
     return out.iloc[reading_rows(out)].reset_index(drop=True)
 
 
-def _header_width(header: str) -> int:
+def header_width(header: str) -> int:
     """Wide enough that the header wraps between words, in at most three lines."""
     return max(max(len(w) for w in header.split() or [""]) + 2, -(-len(header) // 3) + 2)
 
@@ -308,7 +308,7 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
             for i, v in enumerate(values, start=2):
                 if v is not None:
                     put(ws, i, j, v, fmt)
-        widths.append(max(MIN_WIDTH, min(max(_content_width(h, values, fmt), _header_width(h)), MAX_WIDTH)))
+        widths.append(max(MIN_WIDTH, min(max(_content_width(h, values, fmt), header_width(h)), MAX_WIDTH)))
     ref = f"A1:{get_column_letter(len(headers))}{n + 1}"
     table = Table(displayName=name, ref=ref)
     table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
