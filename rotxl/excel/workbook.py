@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -288,8 +289,26 @@ def _content_width(header: str, values: list[object] | None, fmt: str | None) ->
     return longest + 2
 
 
+def _spread_row_ranges(formulas: dict[str, str], table: str, inputs: list[str]) -> dict[str, str]:
+    """The engine counts a row's inputs as one range, first input column to last
+    (``COUNTA(T[[#This Row],[Account ID]:[Aggravation]])``), which holds only inputs when they are
+    contiguous. In the reading order they are not, so each such range becomes the list of the
+    input columns it meant: ``COUNTA(T[[#This Row],[Account ID]],T[[#This Row],[Account]],…)``."""
+    span = re.compile(rf"COUNTA\({re.escape(table)}\[\[#This Row\],\[([^\]]+)\]:\[([^\]]+)\]\]\)")
+    ref = engine.this_row(table)
+
+    def spread(m: re.Match) -> str:
+        if m[1] not in inputs or m[2] not in inputs:
+            return m[0]
+        first, last = inputs.index(m[1]), inputs.index(m[2])
+        return f"COUNTA({','.join(ref(h) for h in inputs[first:last + 1])})"
+
+    return {h: span.sub(spread, f) for h, f in formulas.items()}
+
+
 def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], currency: str,
                  added: tuple[str, ...] = ()) -> Table:
+    formulas = _spread_row_ranges(formulas, name, list(inputs.columns))
     spec = {h for group in READING_ORDER[name] for h in group}
     headers = column_order(name, list(inputs.columns) + list(formulas), added,
                            helpers=tuple(h for h in formulas if h not in spec))
