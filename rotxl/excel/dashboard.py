@@ -67,6 +67,7 @@ def _head(ws, row: int, labels: tuple[str, ...], first_column: int = 1) -> None:
         c = ws.cell(row, j)
         c.font, c.fill = HEAD, HEAD_FILL
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.row_dimensions[row].height = 30  # room for a two-line header
 
 
 def _label(ws, cell: str, text: str, font: Font | None = None) -> None:
@@ -94,7 +95,6 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
 
     _label(ws, "A8", "Accounts by segment", SECTION)
     _head(ws, 9, SEGMENT_COLUMNS)
-    ws.row_dimensions[9].height = 30
     for s, r in SEGMENT_ROW.items():
         put_row(ws, r, [s, FOCUS[s]])
         put_formula(ws, r, 3, f'=COUNTIF(Accounts[Segment],"{s}")', "0")
@@ -175,7 +175,7 @@ def _top_list(ws, row: int, title: str, table: str, column: str, value: str, ran
                                      f"COUNTIF({rank_col}${row + 1}:{v},{v})))")
         for j, h in enumerate(shown, start=c0 + 2):
             cell = put_formula(ws, r, j, f'=IF({helper}{r}="","",INDEX({table}[{h}],{helper}{r}))', formats.get(h))
-            cell.alignment = Alignment(horizontal="left") if h not in formats else Alignment()
+            cell.alignment = Alignment(horizontal="left", indent=1) if h not in formats else Alignment()
 
 
 def _chart_data(wb, rows: int):
