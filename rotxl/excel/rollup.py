@@ -56,6 +56,7 @@ CHARTS: tuple[tuple[str, str], ...] = (
     ("Planned Return", "Planned return this week by owner"),
 )
 CHARTS_PER_ROW = 2
+CHART_CM = 13
 FONT = "Calibri"  # named: LibreOffice draws a font without a name in its own default face
 HEADER_ROW = 4  # title and as-of date above
 HEADER_FILL = PatternFill("solid", fgColor="305496")
@@ -162,6 +163,14 @@ def _charts(ws, table: pd.DataFrame, row: int) -> None:
     # team_table sorts Unassigned after the others, so the charted owners are one block of rows.
     first, last = h + 1 + charted[0], h + 1 + charted[-1]
     height = max(6.0, 0.55 * len(charted) + 2.5)
+    # Each chart of a row starts at the first column past the one before it (a column's width
+    # unit is about 0.2 cm), with a little gap.
+    starts, col, used = [1], 1, 0.0
+    while len(starts) < CHARTS_PER_ROW:
+        used += ws.column_dimensions[get_column_letter(col)].width or 9
+        col += 1
+        if used >= len(starts) * (CHART_CM / 0.19 + 2):
+            starts.append(col)
     k = 0
     for header, title in CHARTS:
         if header not in table.columns:
@@ -171,13 +180,16 @@ def _charts(ws, table: pd.DataFrame, row: int) -> None:
         chart.type = "bar"
         chart.title = title
         chart.legend = None
-        chart.height, chart.width = height, 13
+        chart.height, chart.width = height, CHART_CM
         chart.add_data(Reference(ws, min_col=col, min_row=first, max_row=last), titles_from_data=False)
         chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-        chart.y_axis.number_format = ws.cell(first, col).number_format
+        fmt = ws.cell(first, col).number_format
+        big = table[header].iloc[charted].abs().max()
+        # Thousands on a long money axis, so its labels stay level and every owner keeps a label.
+        chart.y_axis.number_format = fmt.split(";")[0] + ',"k"' if "#,##0" in fmt and big >= 100_000 else fmt
         chart.x_axis.scaling.orientation = "maxMin"  # owners top to bottom, as in the table
         chart.x_axis.delete = chart.y_axis.delete = False
-        anchor_col = 1 + (k % CHARTS_PER_ROW) * 8
+        anchor_col = starts[k % CHARTS_PER_ROW]
         anchor_row = row + (k // CHARTS_PER_ROW) * int(height / 0.5 + 2)
         ws.add_chart(chart, f"{get_column_letter(anchor_col)}{anchor_row}")
         k += 1
