@@ -99,7 +99,7 @@ MONEY_COLUMNS = ("Revenue", "ROT", "Amount", "Expected Value", "Opportunity ROT"
 # Widths (in characters) of columns whose content the writer cannot measure (formulas) or
 # should not follow (long free text wraps instead of widening the sheet).
 WIDTHS = {"Action": 40, "Issues": 40, "Why": 44, "Segment": 9, "Priority": 12, "Overdue": 9,
-          "Next Follow-up": 12, "Expected Value": 12, "ROT": 11, "Opportunity ROT": 12, "Engagement": 11,
+          "Next Follow-up": 12, "Expected Value": 13, "ROT": 12, "Opportunity ROT": 12, "Engagement": 11,
           "Effective Hours": 10, "Plan Hours": 8, "Learned Probability": 11, "ICP Fit": 7, "CRM Sync": 12}
 MIN_WIDTH, MAX_WIDTH = 6, 40
 
@@ -191,6 +191,9 @@ def _settings_rows(s: Settings) -> list[tuple[str, str, object, str, str]]:
     return rows
 
 
+SETTINGS_WIDTHS = (28, 14, 22, 80)  # Setting, Value, Name, What it means
+
+
 def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
     put_row(ws, 1, ["Setting", "Value", "Name", "What it means"])
     cells: dict[str, str] = {}
@@ -207,6 +210,11 @@ def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
             cell = put(ws, r, 2, value)
         cell.number_format = fmt
         ws.cell(r, 4).alignment = Alignment(wrap_text=True, vertical="top")
+        for j in (1, 2):
+            ws.cell(r, j).alignment = Alignment(vertical="top")
+        ws.cell(r, 3).alignment = Alignment(indent=1, vertical="top")
+        # LibreOffice does not grow a row for wrapped text; a width unit holds about 1.2 characters of text.
+        ws.row_dimensions[r].height = 15 * _lines(meaning, SETTINGS_WIDTHS[3] * 1.2) + 2
         cells[name] = f"{quote_sheetname(ws.title)}!$B${r}"
     check_row = ws.max_row + 2
     put(ws, check_row, 1, "Check").font = Font(name="Calibri", bold=True)
@@ -216,7 +224,7 @@ def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
     note = put(ws, check_row + 1, 1, "Thresholds in grey italics are live formulas; type a number over one to fix it.")
     note.font = Font(name="Calibri", italic=True, color="808080")
     _style_header(ws, 4)
-    for col, width in zip("ABCD", (28, 14, 20, 80)):
+    for col, width in zip("ABCD", SETTINGS_WIDTHS):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A2"
     print_setup(ws, title_rows="1:1")
