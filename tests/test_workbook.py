@@ -304,6 +304,13 @@ def test_column_order_places_every_kind_of_column():
                      "Hours", "Logged Hours", "Aggravation", "Effective Hours", "ICP Fit", "Issues",
                      "My Notes", "Industry", "Plan Due"]
     assert sorted(order) == sorted(headers)
+    # A formula column the reading order does not list is a helper: at the right end, hidden.
+    ws = openpyxl.Workbook().active
+    inputs = workbook._input_frame(pd.DataFrame({"Account ID": ["A-1"], "Account": ["Acme"], "Industry": ["Retail"]}),
+                                   ACCOUNT_COLUMNS, ACCOUNT_DERIVED)
+    workbook._write_table(ws, "Accounts", inputs, {**rotxl.rules.engine.account_formulas(), "Plan Due": "=1"}, "$")
+    row = [(c.value, ws.column_dimensions[c.column_letter].hidden) for c in ws[1]]
+    assert row[-3:] == [("Issues", False), ("Industry", False), ("Plan Due", True)]
 
 
 def test_won_and_lost_rows_come_last_grouped(built):

@@ -318,8 +318,8 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
                  added: tuple[str, ...] = ()) -> Table:
     formulas = _spread_row_ranges(formulas, name, list(inputs.columns))
     spec = {h for group in READING_ORDER[name] for h in group}
-    headers = column_order(name, list(inputs.columns) + list(formulas), added,
-                           helpers=tuple(h for h in formulas if h not in spec))
+    helpers = tuple(h for h in formulas if h not in spec) + HELPER_COLUMNS[name]
+    headers = column_order(name, list(inputs.columns) + list(formulas), added, helpers=helpers)
     n = max(len(inputs), 1)  # an Excel table needs at least one data row
     put_row(ws, 1, headers)
     money = money_format(currency)
@@ -349,6 +349,7 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
     lines = 1
     for j, (h, width) in enumerate(zip(headers, widths), start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
+        ws.column_dimensions[get_column_letter(j)].hidden = h in helpers  # workings of other formulas, at the right end
         lines = max(lines, _lines(h, width))
     ws.row_dimensions[1].height = 15 * lines + 4
     ws.freeze_panes = ws.cell(2, FROZEN_COLUMNS + 1).coordinate
