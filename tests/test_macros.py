@@ -27,7 +27,7 @@ from rotxl.excel import macros
 from rotxl.data import sample
 from rotxl.rules.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
 from rotxl.rules.settings import Settings
-from rotxl.excel.workbook import build_workbook, save_workbook
+from rotxl.excel.workbook import build_workbook, reading_rows, save_workbook
 from spreadsheet import recalculate
 
 SHEETS = ["Start", "Accounts", "Pipeline", "Dashboard", "Settings", "Chart Data"]
@@ -87,6 +87,7 @@ def data(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("macros")
     acc = sample.sample_accounts(150)
     pipe = sample.sample_pipeline(acc, 220)
+    pipe = pipe.iloc[reading_rows(pipe)].reset_index(drop=True)  # the order the workbook holds them in (Won, Lost last)
     clean_acc = sample.sample_accounts(60, messy=False)
     clean_pipe = sample.sample_pipeline(clean_acc, 80, messy=False)
     # The clean team has no open deal without a contact, engagement or amount problem.
@@ -222,11 +223,11 @@ def test_prioritise_sorts_the_inputs_and_leaves_the_formulas(data):
     ):
         df = table(data["team"], sheet)
         order = _expected_order(df, group, ranks, value)
-        n_inputs = len(df.columns) - len(derived)
+        inputs = [j for j, h in enumerate(df.columns) if h not in derived]  # wherever the reading order puts them
         cells = written(book, sheet)
         # Every input column rewritten in the new order, no derived column touched.
-        assert {c for _, c in cells} == set(range(n_inputs))
-        for j in range(n_inputs):
+        assert {c for _, c in cells} == set(inputs)
+        for j in inputs:
             want = [df.iloc[i, j] for i in order]
             got = column(cells, j, range(1, len(df) + 1))
             for g, w in zip(got, want):
@@ -284,34 +285,37 @@ def test_import_a_file_merges_by_id_and_keeps_what_was_typed(data):
     before = table(data["team"], ACC)
     n, width = len(before), len(before.columns)
 
-    # The CRM's extra column goes in before the derived columns (the sync marker is always there).
+    # The sync marker is always there (the threshold formulas leave out the rows it marks); the
+    # CRM's extra column goes at the end.
     adds = actions(book, "addTableColumn", ACC)
-    assert [a["args"] for a in adds] == [[0, 9, "Industry"]]
+    assert [a["args"] for a in adds] == [[0, width, "Industry"]]
+    after = [*before.columns, "Industry"]
+    at = after.index
     # Two new rows: the table grows, they get the last row's formats and the row formulas.
     assert actions(book, "resizeTable", ACC)[0]["args"] == [0, f"$A$1:${get_column_letter(width + 1)}${n + 3}"]
     fill = actions(book, "rangeAutofill", ACC)[0]
     assert fill["args"] == [f"$A${n + 1}:${get_column_letter(width + 1)}${n + 3}", "FillFormats"]
     formulas = {a["start_column"]: a for a in actions(book, "setFormula", ACC)}
     for k, (header, formula) in enumerate(engine.account_formulas().items()):
-        a = formulas[10 + k]
+        a = formulas[at(header)]
         assert (a["start_row"], a["row_count"]) == (n + 1, 2)
         assert a["values"] == formula.replace("_xlfn.", "")
 
     cells = written(book, ACC)
-    assert max(c for _, c in cells) == 9  # inputs (Logged Hours among them), CRM Sync, Industry: no derived column written
+    assert {c for _, c in cells} == {at(h) for h in after if h not in ACCOUNT_DERIVED}  # no derived column written
     ids = column(cells, 0, range(1, n + 3))
     assert ids[:n] == list(before["Account ID"])  # rows stay where they are
     assert ids[n:] == ["007", "NEW-2"]
-    hours = column(cells, 5, range(1, n + 1))
+    hours = column(cells, at("Hours"), range(1, n + 1))
     assert hours == ["" if h is None else h for h in before["Hours"]]  # typed hours kept
-    assert cells[(4, 3)] == 99999.5
+    assert cells[(4, at("Revenue"))] == 99999.5
     assert column(cells, 1, range(n + 1, n + 3)) == ["=1+2", "@SUM(A1:A9)"]
-    assert column(cells, 3, range(n + 1, n + 3)) == [1200.0, "12k"]  # numbers as numbers, text as text
-    assert column(cells, 8, range(1, 5)) == ["Not in latest export"] * 3 + [""]
-    assert column(cells, 9, range(1, 5)) == ["", "", "", "Retail"]
+    assert column(cells, at("Revenue"), range(n + 1, n + 3)) == [1200.0, "12k"]  # numbers as numbers, text as text
+    assert column(cells, at("CRM Sync"), range(1, 5)) == ["Not in latest export"] * 3 + [""]
+    assert column(cells, at("Industry"), range(1, 5)) == ["", "", "", "Retail"]
     text = formatted(book, ACC, "@")
     assert {(r, 1) for r in range(1, n + 3)} <= text  # names: text, also "=1+2"
-    assert (n + 1, 0) in text and (n + 2, 3) in text and (n + 1, 3) not in text
+    assert (n + 1, 0) in text and (n + 2, at("Revenue")) in text and (n + 1, at("Revenue")) not in text
     assert message(book) == (f'Imported {n - 1} accounts from hubspot companies.csv into the Accounts table: '
                              f'{n - 3} updated, 2 new. 3 rows no longer in the export were kept, marked '
                              f'"Not in latest export" in CRM Sync.', "info")
@@ -338,8 +342,8 @@ def test_import_a_pasted_export_on_the_import_sheet(data):
     assert [None if g == "" else round(g, 10) for g in prob] == want  # "%" header: 60 means 0.6
     status = column(cells, headers.index("Status"), range(1, 41))
     assert status == ["" if s is None else s for s in before["Status"][:40]]  # typed statuses kept
-    sync = column(cells, headers.index("CRM Sync"), range(1, len(before) + 1))
-    assert [v or "" for v in sync] == [""] * 40 + ["Not in latest export"] * (len(before) - 40)
+    sync = column(cells, headers.index("Issues") + 1, range(1, len(before) + 1))  # CRM Sync comes right after Issues
+    assert sync == [""] * 40 + ["Not in latest export"] * (len(before) - 40)
     assert message(book)[0].startswith('Imported 40 opportunities from the "Import" sheet into the Pipeline table: 40 updated, 0 new.')
 
 

@@ -113,9 +113,12 @@ def recalculated(tmp_path_factory):
     return cases, done, edited_inputs
 
 
-def _check(path: Path, accounts: pd.DataFrame, pipeline: pd.DataFrame, s: Settings) -> None:
+def _check(path: Path, accounts: pd.DataFrame, pipeline: pd.DataFrame, s: Settings, written: pd.DataFrame | None = None) -> None:
+    """``written``: the pipeline as the workbook was written (its row order: Open, then Won, then Lost)."""
     want_a = rotxl.classify_accounts(accounts, s)
     want_p = rotxl.score_pipeline(pipeline, s)
+    order = workbook.reading_rows(pipeline if written is None else written)
+    want_p = want_p.iloc[order].reset_index(drop=True)
     errors = mismatches(sheet(path, "Accounts"), want_a, ACCOUNT_DERIVED)
     errors += mismatches(sheet(path, "Pipeline"), want_p, PIPELINE_DERIVED)
     settings = {row[2]: row[1] for row in cells(path, "Settings")[1:] if len(row) > 2 and row[2]}
@@ -136,7 +139,28 @@ def _check(path: Path, accounts: pd.DataFrame, pipeline: pd.DataFrame, s: Settin
     for p, r in dashboard.PRIORITY_ROW.items():
         if not same(dash[r - 1][1], figures[f"Count {p}"]) or not same(dash[r - 1][2], figures[f"EV {p}"]):
             errors.append(f"Dashboard priority {p}: {dash[r - 1][1:3]!r} vs {figures[f'Count {p}']}, {figures[f'EV {p}']}")
+    errors += _top_list_errors(dash, want_a, want_p)
     assert not errors, "\n".join(errors[:40])
+
+
+def _top_list_errors(dash: list[list[object]], accounts: pd.DataFrame, pipeline: pd.DataFrame) -> list[str]:
+    """The Dashboard's named lists against pandas: the rows of the table in its written order whose
+    filter column holds the value, largest first, equal values in table order."""
+    errors = []
+    frames = {"Accounts": accounts, "Pipeline": pipeline}
+    for title, table, column, value, ranked, shown in dashboard.TOP_LISTS:
+        df = frames[table]
+        ok = df[df[column] == value]
+        top = ok.assign(_v=pd.to_numeric(ok[ranked])).sort_values("_v", ascending=False, kind="stable").head(dashboard.TOP_N)
+        row = dashboard.TOP_ROW[title]
+        got = [dash[row + k - 1][dashboard.TOP_COLUMN] for k in range(1, dashboard.TOP_N + 1)]
+        names = [dash[row + k - 1][dashboard.TOP_COLUMN + 1] for k in range(1, dashboard.TOP_N + 1)]
+        want_names = top[shown[0]].tolist() + [""] * (dashboard.TOP_N - len(top))
+        want_values = top["_v"].tolist() + [""] * (dashboard.TOP_N - len(top))
+        for k in range(dashboard.TOP_N):
+            if not same(got[k], want_values[k]) or not same(names[k], want_names[k]):
+                errors.append(f"{title} #{k + 1}: spreadsheet {names[k]!r} {got[k]!r}, engine {want_names[k]!r} {want_values[k]!r}")
+    return errors
 
 
 @pytest.mark.parametrize("case", ["sample", "edge_live", "edge_fixed"])
@@ -182,7 +206,7 @@ def _edit(src: Path, dst: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_edits_recalculate_and_issues_follow(recalculated):
     _, done, (accounts, pipeline) = recalculated
-    _check(done["edited"], accounts, pipeline, Settings(as_of=AS_OF))
+    _check(done["edited"], accounts, pipeline, Settings(as_of=AS_OF), written=edge_pipeline())
     acc = sheet(done["edited"], "Accounts")
     assert acc["Issues"][1] == "Aggravation must be a whole number 1–5"
     assert acc["Effective Hours"][0] == 33 and acc["Effective Hours"][5] == 12.5
@@ -208,8 +232,14 @@ def test_sheets_tables_and_names(built):
     assert wb.sheetnames[:5] == ["Start", "Accounts", "Pipeline", "Dashboard", "Settings"]
     assert list(wb["Accounts"].tables) == ["Accounts"] and list(wb["Pipeline"].tables) == ["Pipeline"]
     headers = [c.value for c in wb["Accounts"][1]]
-    assert headers == INPUTS["Accounts"] + [SYNC_COLUMN] + list(ACCOUNT_DERIVED)
-    assert [c.value for c in wb["Pipeline"][1]] == INPUTS["Pipeline"] + [SYNC_COLUMN] + list(PIPELINE_DERIVED)
+    # SPEC §5: the answer first, then the inputs, then the workings (columns not built yet are skipped).
+    assert headers[:5] == ["Account ID", "Account", "Segment", "Action", "ROT"]
+    assert headers == workbook.column_order("Accounts", INPUTS["Accounts"] + [SYNC_COLUMN] + list(ACCOUNT_DERIVED))
+    assert headers.index("Owner") < headers.index("Aggravation") < headers.index("Effective Hours") < headers.index("Issues")
+    pipe = [c.value for c in wb["Pipeline"][1]]
+    assert pipe[:7] == ["Opportunity ID", "Opportunity", "Account", "Priority", "Next Follow-up", "Overdue", "Expected Value"]
+    assert pipe == workbook.column_order("Pipeline", INPUTS["Pipeline"] + [SYNC_COLUMN] + list(PIPELINE_DERIVED))
+    assert pipe[-5:] == ["Lost Reason", "Engagement", "Opportunity ROT", "Issues", SYNC_COLUMN]
     names = set(wb.defined_names)
     assert {"AggravationWeight", "RevenueHigh", "RevenueFloor", "HoursHigh", "PMin", "AmountMin", "BigDealAmount",
             "DefaultDealHours", "CadenceDays", "AsOf"} <= names
@@ -231,7 +261,8 @@ def test_no_formula_in_any_input_column_and_text_stays_text(built):
     names = [c.value for c in wb["Accounts"]["B"]]
     assert '=HYPERLINK("http://evil.example","Click")' in names and "@SUM(A1:A9)" in names
     assert "Zoë Ünïcödé 株式会社 🚀" in names
-    assert "12k" in [c.value for c in wb["Accounts"]["D"]]  # Revenue kept as typed, flagged by Issues
+    revenue = next(c.column_letter for c in wb["Accounts"][1] if c.value == "Revenue")
+    assert "12k" in [c.value for c in wb["Accounts"][revenue]]  # Revenue kept as typed, flagged by Issues
 
 
 def test_formulas_are_classic_and_in_file_form(built):
@@ -257,11 +288,85 @@ def test_validations_formats_cues_and_charts(built):
     assert acc.freeze_panes == "C2" and wb["Pipeline"].freeze_panes == "C2"
     col = {c.value: c.column_letter for c in acc[1]}
     assert acc[f"{col['ROT']}2"].number_format.startswith('"$"')
-    assert wb["Pipeline"]["G2"].number_format == "0%"  # Probability
+    pcol = {c.value: c.column_letter for c in wb["Pipeline"][1]}
+    assert wb["Pipeline"][f"{pcol['Probability']}2"].number_format == "0%"
     assert len(acc.conditional_formatting) >= 2 and len(wb["Pipeline"].conditional_formatting) >= 3
     with zipfile.ZipFile(built) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) == 3
+
+
+def test_column_order_places_every_kind_of_column():
+    headers = ["Account ID", "Account", "Owner", "Revenue", "Margin", "Hours", "Aggravation", "Industry", "My Notes",
+               "Effective Hours", "ROT", "Segment", "Action", "Issues", "Plan Due", "Plan Hours", "Logged Hours", "ICP Fit"]
+    order = workbook.column_order("Accounts", headers, added=("My Notes",), helpers=("Plan Due",))
+    assert order == ["Account ID", "Account", "Segment", "Action", "ROT", "Plan Hours", "Owner", "Revenue", "Margin",
+                     "Hours", "Logged Hours", "Aggravation", "Effective Hours", "ICP Fit", "Issues",
+                     "My Notes", "Industry", "Plan Due"]
+    assert sorted(order) == sorted(headers)
+    # A formula column the reading order does not list is a helper: at the right end, hidden.
+    ws = openpyxl.Workbook().active
+    inputs = workbook._input_frame(pd.DataFrame({"Account ID": ["A-1"], "Account": ["Acme"], "Industry": ["Retail"]}),
+                                   ACCOUNT_COLUMNS, ACCOUNT_DERIVED)
+    workbook._write_table(ws, "Accounts", inputs, {**rotxl.rules.engine.account_formulas(), "Plan Due": "=1"}, "$")
+    row = [(c.value, ws.column_dimensions[c.column_letter].hidden) for c in ws[1]]
+    assert row[-3:] == [("Issues", False), ("Industry", False), ("Plan Due", True)]
+
+
+def test_won_and_lost_rows_come_last_grouped(built):
+    ws = openpyxl.load_workbook(built)["Pipeline"]
+    col = {c.value: c.column for c in ws[1]}
+    status = [ws.cell(r, col["Status"]).value for r in range(2, ws.max_row + 1)]
+    ids = [ws.cell(r, 1).value for r in range(2, ws.max_row + 1)]
+    assert status[-3:] == ["won", "Lost", "LOST"] and ids[-3:] == ["OPP-7", "OPP-8", "OPP-9"]
+    open_ids = [i for i in ids if i not in ("OPP-7", "OPP-8", "OPP-9")]
+    given = [i or None for i in edge_pipeline()["Opportunity ID"]]
+    assert open_ids == [i for i in given if i not in ("OPP-7", "OPP-8", "OPP-9")]  # table order kept
+    n = len(ids) + 1
+    assert [ws.row_dimensions[r].outlineLevel for r in (n - 3, n - 2, n - 1, n)] == [0, 1, 1, 1]
+    assert not any(ws.row_dimensions[r].hidden for r in range(2, n + 1))
+
+
+def test_widths_fit_the_content_and_headers_wrap(built):
+    wb = openpyxl.load_workbook(built)
+    for name in ("Accounts", "Pipeline"):
+        ws = wb[name]
+        widths = {c.value: ws.column_dimensions[c.column_letter].width for c in ws[1]}
+        assert all(c.alignment.wrap_text for c in ws[1])
+        assert all(w >= len(max(h.split(), key=len)) + 2 for h, w in widths.items()), widths
+    accounts = {c.value: wb["Accounts"].column_dimensions[c.column_letter].width for c in wb["Accounts"][1]}
+    assert accounts["Account"] >= len("Zoë Ünïcödé 株式会社 🚀") and accounts["Account ID"] >= len("ACC-10") + 2
+    pipe = wb["Pipeline"]
+    assert pipe.row_dimensions[1].height >= 30  # "Decision-maker access" wraps to two lines
+
+
+def test_every_sheet_prints_landscape_one_page_wide(built):
+    wb = openpyxl.load_workbook(built)
+    for ws in wb.worksheets:
+        if ws.sheet_state != "visible":
+            continue
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1, ws.title
+    assert wb["Accounts"].print_title_rows == "$1:$1" and wb["Pipeline"].print_title_rows == "$1:$1"
+    assert wb["Accounts"].page_setup.fitToHeight == 0 and wb["Dashboard"].page_setup.fitToHeight == 1
+
+
+def test_as_of_is_live_unless_given():
+    def as_of_cell(settings):
+        ws = workbook.build_workbook(edge_accounts(), edge_pipeline(), settings)["Settings"]
+        return next(ws.cell(r, 2).value for r in range(2, ws.max_row + 1) if ws.cell(r, 3).value == "AsOf")
+
+    assert as_of_cell(Settings()) == "=TODAY()"
+    assert as_of_cell(Settings(as_of=AS_OF)) == AS_OF
+
+
+def test_start_is_a_three_step_guide_with_links(built):
+    ws = openpyxl.load_workbook(built)["Start"]
+    rows = [(ws.cell(r, 1).value, ws.cell(r, 2).value) for r in range(1, 12)]
+    steps = [b for a, b in rows if isinstance(a, str) and a.startswith("Step ")]
+    assert len(steps) == 3 and "This Week" in steps[0] and "Status" in steps[1] and "rebuild" in steps[2]
+    links = {c.value: c.hyperlink.location for row in ws.iter_rows(max_col=1) for c in row if c.hyperlink}
+    assert links["Accounts"] == "'Accounts'!A1" and links["Dashboard"] == "'Dashboard'!A1"
 
 
 def test_template_is_in_step_with_the_builder(tmp_path):

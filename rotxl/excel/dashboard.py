@@ -9,13 +9,16 @@ from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.marker import Marker
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
 from ..rules.metrics import SEGMENTS
+from .cells import put, put_formula, put_row
+from .printing import print_setup
 
 SEGMENT_ROW = {s: 10 + i for i, s in enumerate(SEGMENTS)}  # A..E in rows 10..14
-SEGMENT_COLUMNS = ("Segment", "Focus", "Accounts", "Revenue", "Effective Hours", "ROT", "Share of Revenue", "Share of Time", "Action")
+SEGMENT_COLUMNS = ("Segment", "Focus", "Accounts", "Revenue", "Effective Hours", "ROT", "Share of Revenue", "Share of Time")
 PRIORITY_ROW = {p: 19 + i for i, p in enumerate(PRIORITIES)}  # rows 19..21, total in 22
 CELLS: dict[str, str] = {
     "Time on Dump Segments": "C4",
@@ -28,118 +31,166 @@ CELLS: dict[str, str] = {
     "Remaining Hours": "C27",
     "EV per Remaining Hour": "C28",
 }
+# The named lists beside the figures: (title, table, filter column, its value, ranked by, shown columns).
+TOP_N = 5
+TOP_LISTS: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
+    ("Top 5 Pursue deals by expected value", "Pipeline", "Priority", "Pursue", "Expected Value",
+     ("Opportunity", "Account", "Next Follow-up")),
+    ("Top 5 A accounts by return on time", "Accounts", "Segment", "A", "ROT", ("Account", "Revenue", "Effective Hours")),
+)
+TOP_ROW = {TOP_LISTS[0][0]: 18, TOP_LISTS[1][0]: 26}  # header rows; the items are the 5 rows below
+TOP_COLUMN = 10  # J: rank, then the ranked value, then the shown columns
+TOP_HELPER = 26  # Z: hidden, the table row of each item
 SEGMENT_CHART_COLOURS = {"A": "2E7D32", "B": "8BC34A", "C": "FF9800", "D": "FBC02D", "E": "D32F2F"}
-TITLE = Font(bold=True, size=16)
-HEAD = Font(bold=True, color="FFFFFF")
+TITLE = Font(name="Calibri", bold=True, size=16)
+HEAD = Font(name="Calibri", bold=True, color="FFFFFF")
 HEAD_FILL = PatternFill("solid", fgColor="305496")
+SECTION = Font(name="Calibri", bold=True, size=12)
+NOTE = Font(name="Calibri", italic=True, color="595959")
+# Columns A..H hold the figures, I is a gutter, J.. the named lists and the charts.
+WIDTHS = {"A": 28, "B": 9, "C": 11, "D": 12, "E": 11, "F": 11, "G": 10, "H": 10, "I": 2,
+          "J": 4, "K": 12, "L": 22, "M": 18, "N": 13}
+CHART_CM = 12.5  # chart width; the first chart sits over J..N, the second starts at O
 
 _EARNED = 'Accounts[Revenue]*IF(TRIM(Accounts[Margin])="",1,Accounts[Margin])'
 
 
-def _array(ws, cell: str, formula: str) -> None:
+def _array(ws, cell: str, formula: str, number_format: str | None = None) -> None:
     ws[cell] = ArrayFormula(cell, formula)
+    if number_format:
+        ws[cell].number_format = number_format
 
 
-def _head(ws, row: int, labels: tuple[str, ...]) -> None:
-    for j, label in enumerate(labels, start=1):
-        c = ws.cell(row, j, label)
+def _head(ws, row: int, labels: tuple[str, ...], first_column: int = 1) -> None:
+    put_row(ws, row, list(labels), first_column)
+    for j in range(first_column, first_column + len(labels)):
+        c = ws.cell(row, j)
         c.font, c.fill = HEAD, HEAD_FILL
-        c.alignment = Alignment(horizontal="center", wrap_text=True)
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.row_dimensions[row].height = 30  # room for a two-line header
+
+
+def _label(ws, cell: str, text: str, font: Font | None = None) -> None:
+    c = ws[cell]
+    put(ws, c.row, c.column, text)
+    if font:
+        c.font = font
 
 
 def write(ws, wb, chart_rows: int, money: str) -> None:
-    ws["A1"] = "Dashboard"
-    ws["A1"].font = TITLE
-    ws["A2"], ws["C2"] = "As of", "=AsOf"
-    ws["C2"].number_format = "yyyy-mm-dd"
+    _label(ws, "A1", "Dashboard", TITLE)
+    _label(ws, "A2", "As of")
+    put_formula(ws, 2, 3, "=AsOf", "yyyy-mm-dd").alignment = Alignment(horizontal="left")
 
-    ws["A4"] = "Time on dump segments (C + E)"
-    ws["C4"] = f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/SUM(Accounts[Effective Hours]),"")'
-    ws["A5"] = "ROT overall"
-    _array(ws, "C5", f'=IFERROR(SUM(IF(ISNUMBER(Accounts[Effective Hours]),{_EARNED}))/SUM(Accounts[Effective Hours]),"")')
-    ws["A6"] = "Revenue share of A accounts"
-    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"")')
-    ws["C4"].font = Font(bold=True, size=20, color="C00000")
-    ws["C4"].number_format = ws["C6"].number_format = "0%"
-    ws["C5"].number_format = money + ".00" if money.endswith("0") else money
-    ws["D4"] = "of effective hours go to accounts to dump. Target: near zero."
-    ws["D4"].font = Font(italic=True, color="595959")
-    ws.conditional_formatting.add("C4", CellIsRule(operator="lessThanOrEqual", formula=["0.1"], font=Font(bold=True, size=20, color="2E7D32")))
+    _label(ws, "A4", "Time on dump segments (C + E)")
+    put_formula(ws, 4, 3, f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/SUM(Accounts[Effective Hours]),"")', "0%")
+    _label(ws, "A5", "ROT overall")
+    _array(ws, "C5", f'=IFERROR(SUM(IF(ISNUMBER(Accounts[Effective Hours]),{_EARNED}))/SUM(Accounts[Effective Hours]),"")',
+           money + ".00" if money.endswith("0") else money)
+    _label(ws, "A6", "Revenue share of A accounts")
+    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"")', "0%")
+    ws["C4"].font = Font(name="Calibri", bold=True, size=16, color="C00000")
+    _label(ws, "D4", "of effective hours go to accounts to dump. Target: near zero.", NOTE)
+    ws.conditional_formatting.add("C4", CellIsRule(operator="lessThanOrEqual", formula=["0.1"], font=Font(bold=True, size=16, color="2E7D32")))
 
-    ws["A8"] = "Accounts by segment"
-    ws["A8"].font = Font(bold=True, size=12)
+    _label(ws, "A8", "Accounts by segment", SECTION)
     _head(ws, 9, SEGMENT_COLUMNS)
-    ws.row_dimensions[9].height = 30
     for s, r in SEGMENT_ROW.items():
-        ws.cell(r, 1, s).font = Font(bold=True)
-        ws.cell(r, 2, FOCUS[s])
-        ws.cell(r, 3, f'=COUNTIF(Accounts[Segment],"{s}")')
-        ws.cell(r, 4, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Revenue])').number_format = money
-        ws.cell(r, 5, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Effective Hours])').number_format = "#,##0.0"
-        _array(ws, f"F{r}", f'=IFERROR(SUM(IF(Accounts[Segment]="{s}",{_EARNED}))/E{r},"")')
-        ws.cell(r, 6).number_format = money
-        ws.cell(r, 7, f'=IFERROR(D{r}/SUM($D$10:$D$14),"")').number_format = "0%"
-        ws.cell(r, 8, f'=IFERROR(E{r}/SUM(Accounts[Effective Hours]),"")').number_format = "0%"
-        ws.cell(r, 9, ACTIONS[s])
+        put_row(ws, r, [s, FOCUS[s]])
+        put_formula(ws, r, 3, f'=COUNTIF(Accounts[Segment],"{s}")', "0")
+        put_formula(ws, r, 4, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Revenue])', money)
+        put_formula(ws, r, 5, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Effective Hours])', "#,##0.0")
+        _array(ws, f"F{r}", f'=IFERROR(SUM(IF(Accounts[Segment]="{s}",{_EARNED}))/E{r},"")', money)
+        put_formula(ws, r, 7, f'=IFERROR(D{r}/SUM($D$10:$D$14),"")', "0%")
+        put_formula(ws, r, 8, f'=IFERROR(E{r}/SUM(Accounts[Effective Hours]),"")', "0%")
         ws.cell(r, 1).fill = PatternFill("solid", fgColor=SEGMENT_CHART_COLOURS[s])
-        ws.cell(r, 1).font = Font(bold=True, color="FFFFFF")
+        ws.cell(r, 1).font = Font(name="Calibri", bold=True, color="FFFFFF")
+        ws.cell(r, 1).alignment = Alignment(horizontal="center")
     total = SEGMENT_ROW["E"] + 1
-    ws.cell(total, 1, "Total").font = Font(bold=True)
-    for col, fmt in (("C", "0"), ("D", money), ("E", "#,##0.0")):
-        ws[f"{col}{total}"] = f"=SUM({col}10:{col}14)"
-        ws[f"{col}{total}"].number_format = fmt
-        ws[f"{col}{total}"].font = Font(bold=True)
+    _label(ws, f"A{total}", "Total", Font(name="Calibri", bold=True))
+    for j, fmt in ((3, "0"), (4, money), (5, "#,##0.0")):
+        col = "ABCDE"[j - 1]
+        put_formula(ws, total, j, f"=SUM({col}10:{col}14)", fmt).font = Font(name="Calibri", bold=True)
 
-    ws["A17"] = "Pipeline (open opportunities)"
-    ws["A17"].font = Font(bold=True, size=12)
-    _head(ws, 18, ("Priority", "Opportunities", "Expected Value"))
+    _label(ws, "A17", "Pipeline (open opportunities)", SECTION)
+    _head(ws, 18, ("Priority", "Deals", "Expected Value"))
     for p, r in PRIORITY_ROW.items():
-        ws.cell(r, 1, p).font = Font(bold=True)
-        ws.cell(r, 2, f'=COUNTIF(Pipeline[Priority],"{p}")')
-        ws.cell(r, 3, f'=SUMIF(Pipeline[Priority],"{p}",Pipeline[Expected Value])').number_format = money
-    ws["A22"], ws["B22"], ws["C22"] = "Total open", "=SUM(B19:B21)", "=SUM(C19:C21)"
-    ws["C22"].number_format = money
+        put(ws, r, 1, p).font = Font(name="Calibri", bold=True)
+        put_formula(ws, r, 2, f'=COUNTIF(Pipeline[Priority],"{p}")', "0")
+        put_formula(ws, r, 3, f'=SUMIF(Pipeline[Priority],"{p}",Pipeline[Expected Value])', money)
+    _label(ws, "A22", "Total open")
+    put_formula(ws, 22, 2, "=SUM(B19:B21)", "0")
+    put_formula(ws, 22, 3, "=SUM(C19:C21)", money)
     for c in ("A22", "B22", "C22"):
-        ws[c].font = Font(bold=True)
+        ws[c].font = Font(name="Calibri", bold=True)
     won, lost = '(TRIM(Pipeline[Status])="Won")', '(TRIM(Pipeline[Status])="Lost")'
     rows = [
-        ("A24", "Win rate (won ÷ won and lost)", "C24",
+        (24, "Win rate (won ÷ won and lost)",
          f'=IFERROR(SUMPRODUCT({won}*(Pipeline[Issues]=""))/SUMPRODUCT(({won}+{lost})*(Pipeline[Issues]="")),"")', "0%"),
-        ("A25", "Overdue follow-ups", "C25", "=COUNTIF(Pipeline[Overdue],TRUE)", "0"),
-        ("A26", "Open with no contact yet", "C26", f'=COUNTIF(Pipeline[Next Follow-up],"{CONTACT_NOW}")', "0"),
-        ("A28", "Expected value per remaining hour", "C28", '=IFERROR(C22/C27,"")', money),
+        (25, "Overdue follow-ups", "=COUNTIF(Pipeline[Overdue],TRUE)", "0"),
+        (26, "Open with no contact yet", f'=COUNTIF(Pipeline[Next Follow-up],"{CONTACT_NOW}")', "0"),
+        (28, "Expected value per remaining hour", '=IFERROR(C22/C27,"")', money),
     ]
-    for label_cell, label, cell, formula, fmt in rows:
-        ws[label_cell], ws[cell] = label, formula
-        ws[cell].number_format = fmt
-    ws["A27"] = "Selling hours still needed (open)"
-    _array(ws, "C27", '=SUM(IF(Pipeline[Priority]<>"",IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))')
-    ws["C27"].number_format = "#,##0.0"
+    for r, label, formula, fmt in rows:
+        put(ws, r, 1, label)
+        put_formula(ws, r, 3, formula, fmt)
+    put(ws, 27, 1, "Selling hours still needed (open)")
+    _array(ws, "C27", '=SUM(IF(Pipeline[Priority]<>"",IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))',
+           "#,##0.0")
     ws.conditional_formatting.add("C25", CellIsRule(operator="greaterThan", formula=["0"], font=Font(bold=True, color="C00000")))
-    ws["A30"] = "Rows with issues"
-    ws["A30"].font = Font(bold=True)
+    _label(ws, "A30", "Rows with issues", Font(name="Calibri", bold=True))
+    _label(ws, "A31", "Accounts")
     # A comparison, not LEN(range): IronCalc reads a function over a range in SUMPRODUCT as one cell.
-    ws["A31"], ws["C31"] = "Accounts", '=SUMPRODUCT(--(Accounts[Issues]<>""))'
-    ws["A32"], ws["C32"] = "Pipeline", '=SUMPRODUCT(--(Pipeline[Issues]<>""))'
-
-    ws.column_dimensions["A"].width = 30
-    ws.column_dimensions["B"].width = 13
-    for col in "CDEFGH":
-        ws.column_dimensions[col].width = 15
-    ws.column_dimensions["I"].width = 46
+    put_formula(ws, 31, 3, '=SUMPRODUCT(--(Accounts[Issues]<>""))', "0")
+    _label(ws, "A32", "Pipeline")
+    put_formula(ws, 32, 3, '=SUMPRODUCT(--(Pipeline[Issues]<>""))', "0")
+    for title, *spec in TOP_LISTS:
+        _top_list(ws, TOP_ROW[title], title, *spec, money)
+    for col, width in WIDTHS.items():
+        ws.column_dimensions[col].width = width
+    ws.column_dimensions[get_column_letter(TOP_HELPER)].hidden = True
     _charts(ws, wb, chart_rows)
+    ws.print_area = "A1:V33"
+    print_setup(ws, fit_height=1)
+
+
+def _top_list(ws, row: int, title: str, table: str, column: str, value: str, ranked: str, shown: tuple[str, ...],
+              money: str) -> None:
+    """The TOP_N rows of ``table`` whose ``column`` is ``value``, largest ``ranked`` first; equal
+    values in table order (the n-th equal value takes the n-th such row: COUNTIF over the values above)."""
+    c0 = TOP_COLUMN
+    put(ws, row - 1, c0, title).font = SECTION
+    _head(ws, row, ("#", ranked, *shown), c0)
+    key, rank_col = f'({table}[{column}]="{value}")', get_column_letter(c0 + 1)
+    pos = f"ROW({table}[{ranked}])-MIN(ROW({table}[{ranked}]))+1"
+    formats = {"Expected Value": money, "ROT": money, "Revenue": money, "Effective Hours": "#,##0.0", "Next Follow-up": "yyyy-mm-dd"}
+    helper = get_column_letter(TOP_HELPER)
+    for k in range(1, TOP_N + 1):
+        r = row + k
+        put(ws, r, c0, k).alignment = Alignment(horizontal="center")
+        v = f"{rank_col}{r}"
+        # "" (text) where the row does not qualify: LARGE skips text in Excel and LibreOffice alike
+        # (LibreOffice would count a FALSE as 0).
+        _array(ws, v, f'=IFERROR(LARGE(IF({key},{table}[{ranked}],""),{k}),"")', formats[ranked])
+        _array(ws, f"{helper}{r}", f'=IF({v}="","",SMALL(IF({key}*({table}[{ranked}]={v}),{pos},""),'
+                                     f"COUNTIF({rank_col}${row + 1}:{v},{v})))")
+        for j, h in enumerate(shown, start=c0 + 2):
+            cell = put_formula(ws, r, j, f'=IF({helper}{r}="","",INDEX({table}[{h}],{helper}{r}))', formats.get(h))
+            cell.alignment = Alignment(horizontal="left", indent=1) if h not in formats else Alignment()
 
 
 def _chart_data(wb, rows: int):
     """One row per Accounts row: effective hours, and revenue in the column of its segment (else #N/A,
     which charts skip), so the scatter can colour points by segment."""
     data = wb.create_sheet("Chart Data")
-    data.append(["Effective Hours", *[f"Revenue {s}" for s in SEGMENTS]])
+    put_row(data, 1, ["Effective Hours", *[f"Revenue {s}" for s in SEGMENTS]])
+    i = "ROW()-1"
+    hours = f"=IFERROR(IF(ISNUMBER(INDEX(Accounts[Effective Hours],{i})),INDEX(Accounts[Effective Hours],{i}),NA()),NA())"
+    revenue = {s: f'=IFERROR(IF(INDEX(Accounts[Segment],{i})="{s}",INDEX(Accounts[Revenue],{i}),NA()),NA())' for s in SEGMENTS}
     for r in range(2, rows + 2):
-        i = f"ROW()-1"
-        data.cell(r, 1, f"=IFERROR(IF(ISNUMBER(INDEX(Accounts[Effective Hours],{i})),INDEX(Accounts[Effective Hours],{i}),NA()),NA())")
+        put_formula(data, r, 1, hours)
         for j, s in enumerate(SEGMENTS, start=2):
-            data.cell(r, j, f'=IFERROR(IF(INDEX(Accounts[Segment],{i})="{s}",INDEX(Accounts[Revenue],{i}),NA()),NA())')
+            put_formula(data, r, j, revenue[s])
     data.sheet_state = "hidden"
     return data
 
@@ -152,7 +203,7 @@ def _charts(ws, wb, rows: int) -> None:
     scatter.style = 13
     scatter.x_axis.title = "Effective hours"
     scatter.y_axis.title = "Revenue"
-    scatter.height, scatter.width = 9, 16
+    scatter.height, scatter.width = 7.6, CHART_CM
     # Revenue is long-tailed: on a log axis the small accounts do not pile up on the floor.
     scatter.y_axis.scaling.logBase = 10
     scatter.y_axis.number_format = "#,##0"
@@ -164,25 +215,25 @@ def _charts(ws, wb, rows: int) -> None:
         series.marker.graphicalProperties.line.solidFill = SEGMENT_CHART_COLOURS[s]
         series.graphicalProperties.line.noFill = True
         scatter.series.append(series)
-    ws.add_chart(scatter, "K2")
+    ws.add_chart(scatter, "O1")  # beside the segment table, right of the shares
 
     shares = BarChart()
     shares.type = "col"
     shares.title = "Share of revenue and of time, by segment"
     shares.y_axis.number_format = "0%"
-    shares.height, shares.width = 8, 16
+    shares.height, shares.width = 7.6, CHART_CM
     shares.add_data(Reference(ws, min_col=7, max_col=8, min_row=9, max_row=14), titles_from_data=True)
     shares.set_categories(Reference(ws, min_col=1, min_row=10, max_row=14))
-    ws.add_chart(shares, "K21")
+    ws.add_chart(shares, "J1")  # beside the segment table it charts
 
     ev = BarChart()
     ev.type = "bar"
     ev.title = "Open expected value by priority"
-    ev.height, ev.width = 6, 16
+    ev.height, ev.width = 7.6, CHART_CM
     ev.legend = None
     ev.add_data(Reference(ws, min_col=3, min_row=18, max_row=21), titles_from_data=True)
     ev.set_categories(Reference(ws, min_col=1, min_row=19, max_row=21))
     for chart in (scatter, shares, ev):
         # openpyxl leaves axes marked deleted unless told otherwise, and Excel then hides them.
         chart.x_axis.delete = chart.y_axis.delete = False
-    ws.add_chart(ev, "K38")
+    ws.add_chart(ev, "O17")  # beside the pipeline's named deals

@@ -37,7 +37,7 @@ from ..data import crm, io
 from ..data.merge import SYNC_COLUMN, merge_table
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column, MissingColumnsError
 from ..rules.settings import NAMED_CELLS, Settings, SettingsError
-from .workbook import MONEY_COLUMNS, NUMBER_FORMATS
+from .workbook import MONEY_COLUMNS, NUMBER_FORMATS, READING_ORDER
 
 __all__ = ["import_export", "prioritise", "check", "freeze_thresholds", "live_thresholds", "build_team_workbooks"]
 
@@ -293,24 +293,42 @@ def _keys(df: pd.DataFrame, id_header: str) -> list[str]:
     return list(ids + "\x00" + ids.groupby(ids).cumcount().astype(str))
 
 
+def _insert_at(t: _Table, name: str) -> int:
+    """Where SPEC §5's reading order puts a new column: a spec column (CRM Sync, say) right after
+    the columns that come before it in that order; any other column at the end of the table,
+    before the helper columns (derived columns outside the reading order)."""
+    order = [h for group in READING_ORDER[t.kind.table] for h in group]
+    if name in order:
+        before = [h for h in order[: order.index(name)] if h in t.headers]
+        if before:
+            return t.headers.index(before[-1]) + 1
+    at = len(t.headers)
+    while at and t.headers[at - 1] in t.kind.derived and t.headers[at - 1] not in order:
+        at -= 1
+    return at
+
+
 def _add_columns(t: _Table, names: list[str]) -> None:
-    """New columns go before the derived ones (Excel shifts those cells, formulas and references
-    along); a client that sends no column list (Office Scripts) gets them after the last column."""
-    if not names:
-        return
-    derived = [i for i, h in enumerate(t.headers) if h in t.kind.derived]
-    at = derived[0] if derived else len(t.headers)
-    try:
-        for k, name in enumerate(names):
-            t.table.columns.add(name, index=at + k + 1)
-    except NotImplementedError:
-        at = len(t.headers)
-        t.sheet.range((t.top, t.left + at), (t.top, t.left + at + len(names) - 1)).number_format = TEXT
-        t.sheet.range((t.top, t.left + at)).value = [names]
-        t.table.resize(t.sheet.range((t.top, t.left), (t.top + len(t.rows), t.left + at + len(names) - 1)))
-    t.headers[at:at] = names
-    for row in t.rows:
-        row[at:at] = [None] * len(names)
+    """New columns go where the reading order puts them (Excel shifts the cells to their right,
+    formulas and references along); a client that sends no column list (Office Scripts) gets
+    them after the last column."""
+    for k, name in enumerate(names):
+        at = _insert_at(t, name)
+        try:
+            t.table.columns.add(name, index=at + 1)
+        except NotImplementedError:
+            rest = names[k:]
+            at = len(t.headers)
+            t.sheet.range((t.top, t.left + at), (t.top, t.left + at + len(rest) - 1)).number_format = TEXT
+            t.sheet.range((t.top, t.left + at)).value = [rest]
+            t.table.resize(t.sheet.range((t.top, t.left), (t.top + len(t.rows), t.left + at + len(rest) - 1)))
+            t.headers.extend(rest)
+            for row in t.rows:
+                row.extend([None] * len(rest))
+            return
+        t.headers.insert(at, name)
+        for row in t.rows:
+            row.insert(at, None)
 
 
 def _grow(t: _Table, n: int) -> None:

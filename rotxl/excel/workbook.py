@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
 from . import dashboard
+from .cells import put, put_formula, put_row
+from .printing import print_setup
 
 from ..rules import engine
 from ..data.files import atomic_write
@@ -103,7 +107,59 @@ NUMBER_FORMATS: dict[str, str] = {
     **{f: "0" for f in FACTORS},
 }
 MONEY_COLUMNS = ("Revenue", "ROT", "Amount", "Expected Value", "Opportunity ROT")
-WIDTHS = {"Account": 28, "Opportunity": 26, "Action": 44, "Issues": 44, "Lost Reason": 22, "Owner": 16, "Stage": 14}
+# Widths (in characters) of columns whose content the writer cannot measure (formulas) or
+# should not follow (long free text wraps instead of widening the sheet).
+WIDTHS = {"Action": 40, "Issues": 40, "Why": 44, "Segment": 9, "Priority": 12, "Overdue": 9,
+          "Next Follow-up": 12, "Expected Value": 13, "ROT": 12, "Opportunity ROT": 12, "Engagement": 11,
+          "Effective Hours": 10, "Plan Hours": 8, "Learned Probability": 11, "ICP Fit": 7, "CRM Sync": 12}
+MIN_WIDTH, MAX_WIDTH = 6, 40
+
+# SPEC §5: the order the workbook's tables are read in, one tuple per group, left to right:
+# the answer, then the inputs, then the workings. A header a frame does not (yet) have is
+# skipped, so a column another part of rotxl adds takes its place here when it appears.
+# After these come the columns the salesperson added, the export's extra CRM columns, and
+# helper columns (formula columns not listed here), in that order.
+READING_ORDER: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Accounts": (
+        ("Account ID", "Account", "Segment", "Action", "ROT", "Plan Hours"),
+        ("Owner", "Revenue", "Margin", "Hours", "Logged Hours", "Aggravation"),
+        ("Effective Hours", "ICP Fit", "Issues", "CRM Sync"),
+    ),
+    "Pipeline": (
+        ("Opportunity ID", "Opportunity", "Account", "Priority", "Next Follow-up", "Overdue", "Expected Value",
+         "Plan Hours"),
+        ("Owner", "Stage", "Amount", "Probability", *FACTORS, "Est. Hours", "Close Date", "Last Contact",
+         "Follow-ups", "Status", "Lost Reason"),
+        ("Engagement", "Learned Probability", "Why", "Opportunity ROT", "Issues", "CRM Sync"),
+    ),
+}
+FROZEN_COLUMNS = 2  # the ID and name columns stay in view while scrolling right
+# Helper columns by name (e.g. the plan's), besides any formula column READING_ORDER does not list.
+HELPER_COLUMNS: dict[str, tuple[str, ...]] = {"Accounts": (), "Pipeline": ()}
+CLOSED_ORDER = {"won": 1, "lost": 2}  # Open (and anything else) first, then Won, then Lost
+
+
+def column_order(table: str, headers: list[str], added: tuple[str, ...] = (), helpers: tuple[str, ...] = ()) -> list[str]:
+    """``headers`` in the reading order of SPEC §5: the spec's groups, then the columns the
+    salesperson ``added``, then the other (extra CRM) columns, then the ``helpers``, each
+    group in the order given."""
+    spec = [h for group in READING_ORDER[table] for h in group]
+    present = set(headers)
+    helper = set(helpers) | set(HELPER_COLUMNS[table])
+    rest = [h for h in headers if h not in spec]
+    return ([h for h in spec if h in present]
+            + [h for h in rest if h in added and h not in helper]
+            + [h for h in rest if h not in added and h not in helper]
+            + [h for h in rest if h in helper])
+
+
+def reading_rows(df: pd.DataFrame | None) -> np.ndarray:
+    """Row positions with Won and then Lost rows after the Open ones, table order kept otherwise."""
+    if df is None or "Status" not in df:
+        return np.arange(0 if df is None else len(df))
+    status = df["Status"].astype("string").str.strip().str.casefold()
+    rank = status.map(CLOSED_ORDER).fillna(0).to_numpy(dtype=float)
+    return np.argsort(rank, kind="stable")
 
 
 def money_format(currency: str) -> str:
@@ -138,38 +194,51 @@ def _settings_rows(s: Settings) -> list[tuple[str, str, object, str, str]]:
         ("DefaultDealHours", "Default deal hours", s.default_deal_hours, "0.0", "Selling hours assumed when Est. Hours is blank."),
         ("CadenceDays", "Follow-up cadence (days)", s.cadence_days, "0", "Days between follow-ups (\"every week or two\")."),
         ("AsOf", "As of", s.as_of if s.as_of is not None else "=TODAY()", "yyyy-mm-dd",
-         "The date overdue follow-ups are judged on. Default: today."),
+         "The date follow-ups and the week's plan are judged on. =TODAY() (live) unless the build was given a date "
+         "(--as-of); type a date to fix it, or =TODAY() to make it live again."),
     ]
     for name, factor, weight in zip(engine.WEIGHT_NAMES, FACTORS, s.weights):
         rows.append((name, f"Weight: {factor}", weight, "0.0", f"Relative importance of {factor} in the engagement score."))
     return rows
 
 
+SETTINGS_WIDTHS = (28, 14, 22, 80)  # Setting, Value, Name, What it means
+
+
 def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
-    ws.append(["Setting", "Value", "Name", "What it means"])
+    put_row(ws, 1, ["Setting", "Value", "Name", "What it means"])
     cells: dict[str, str] = {}
     for r, (name, label, value, fmt, meaning) in enumerate(_settings_rows(s), start=2):
-        ws.cell(r, 1, label)
-        cell = ws.cell(r, 2)
+        fmt = money_format(currency) if fmt == "money" else fmt
+        put_row(ws, r, [label, None, name, meaning])
         if isinstance(value, ArrayFormula):
-            value = ArrayFormula(f"B{r}", value.text)
-            cell.font = Font(italic=True, color="595959")  # a live formula, until someone types a number
-        cell.value = value
-        cell.number_format = money_format(currency) if fmt == "money" else fmt
-        ws.cell(r, 3, name)
-        ws.cell(r, 4, meaning)
+            cell = ws.cell(r, 2)
+            cell.value = ArrayFormula(f"B{r}", value.text)
+            cell.font = Font(name="Calibri", italic=True, color="595959")  # a live formula, until someone types a number
+        elif isinstance(value, str):
+            cell = put_formula(ws, r, 2, value)
+        else:
+            cell = put(ws, r, 2, value)
+        cell.number_format = fmt
+        ws.cell(r, 4).alignment = Alignment(wrap_text=True, vertical="top")
+        for j in (1, 2):
+            ws.cell(r, j).alignment = Alignment(vertical="top")
+        ws.cell(r, 3).alignment = Alignment(indent=1, vertical="top")
+        # LibreOffice does not grow a row for wrapped text; a width unit holds about 1.2 characters of text.
+        ws.row_dimensions[r].height = 15 * _lines(meaning, SETTINGS_WIDTHS[3] * 1.2) + 2
         cells[name] = f"{quote_sheetname(ws.title)}!$B${r}"
     check_row = ws.max_row + 2
-    ws.cell(check_row, 1, "Check").font = Font(bold=True)
-    ws.cell(check_row, 2, '=IF(AND(ISNUMBER(RevenueFloor),ISNUMBER(RevenueHigh)),IF(RevenueFloor>RevenueHigh,'
+    put(ws, check_row, 1, "Check").font = Font(name="Calibri", bold=True)
+    put_formula(ws, check_row, 2, '=IF(AND(ISNUMBER(RevenueFloor),ISNUMBER(RevenueHigh)),IF(RevenueFloor>RevenueHigh,'
                           '"Settings error: Revenue floor is above Revenue high; segments stay blank until it is fixed","OK"),"OK")')
     ws.conditional_formatting.add(f"B{check_row}", CellIsRule(operator="notEqual", formula=['"OK"'], fill=ISSUE_FILL, font=ISSUE_FONT))
-    note = ws.cell(check_row + 1, 1, "Thresholds in grey italics are live formulas; type a number over one to fix it.")
-    note.font = Font(italic=True, color="808080")
+    note = put(ws, check_row + 1, 1, "Thresholds in grey italics are live formulas; type a number over one to fix it.")
+    note.font = Font(name="Calibri", italic=True, color="808080")
     _style_header(ws, 4)
-    for col, width in zip("ABCD", (28, 16, 20, 90)):
+    for col, width in zip("ABCD", SETTINGS_WIDTHS):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A2"
+    print_setup(ws, title_rows="1:1")
     _settings_validation(ws)
     return cells
 
@@ -193,20 +262,22 @@ def _settings_validation(ws) -> None:
 # ---------------------------------------------------------------- the tables
 
 
-def _style_header(ws, ncols: int, derived_from: int | None = None) -> None:
-    """White on dark blue for inputs, on dark grey for derived columns. The fill is written out,
-    not left to the table style, which LibreOffice does not draw (white text would vanish)."""
+def _style_header(ws, ncols: int, derived: set[int] | None = None) -> None:
+    """White on dark blue for inputs, on dark grey for derived columns (``derived``: their
+    column numbers). The fill is written out, not left to the table style, which LibreOffice
+    does not draw (white text would vanish)."""
     for j in range(1, ncols + 1):
         cell = ws.cell(1, j)
-        derived = derived_from is not None and j >= derived_from
-        cell.font = Font(bold=True, color="FFFFFF", italic=derived)
-        cell.fill = DERIVED_HEADER_FILL if derived else HEADER_FILL
+        is_derived = derived is not None and j in derived
+        cell.font = Font(name="Calibri", bold=True, color="FFFFFF", italic=is_derived)
+        cell.fill = DERIVED_HEADER_FILL if is_derived else HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     ws.row_dimensions[1].height = 30
 
 
 def _input_frame(df: pd.DataFrame | None, columns: tuple[Column, ...], derived: tuple[str, ...]) -> pd.DataFrame:
-    """Spec input columns first (blank where the export has none), then the export's own extra columns."""
+    """Spec input columns first (blank where the export has none), then the export's own extra
+    columns, rows in reading order (Open, then Won, then Lost)."""
     df = pd.DataFrame() if df is None else df
     spec = [c.header for c in columns]
     out = pd.DataFrame(index=range(len(df)))
@@ -217,35 +288,67 @@ def _input_frame(df: pd.DataFrame | None, columns: tuple[Column, ...], derived: 
             out[str(h)] = df[h].to_numpy(dtype=object)
     # Always there: the threshold formulas leave out the rows it marks.
     out[SYNC_COLUMN] = df[SYNC_COLUMN].to_numpy(dtype=object) if SYNC_COLUMN in df.columns else None
-    return out
+    return out.iloc[reading_rows(out)].reset_index(drop=True)
 
 
-def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], currency: str) -> Table:
-    headers = list(inputs.columns) + list(formulas)
-    ws.append(headers)
+def header_width(header: str) -> int:
+    """Wide enough that the header wraps between words, in at most three lines."""
+    return max(max(len(w) for w in header.split() or [""]) + 2, -(-len(header) // 3) + 2)
+
+
+def _content_width(header: str, values: list[object] | None, fmt: str | None) -> int:
+    """The width the column's content needs, judged on its first 2,000 cells."""
+    if header in WIDTHS or values is None:
+        return WIDTHS.get(header, 10)
+    if fmt and "yy" in fmt:
+        return 11
+    sample = [v for v in values[:2000] if v is not None]
+    numbers = [abs(v) for v in sample if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    longest = max((len(str(v)) for v in sample if not isinstance(v, (int, float))), default=0)
+    if numbers:
+        longest = max(longest, len(f"{max(numbers):,.0f}") + 3)
+    return longest + 2
+
+
+def _spread_row_ranges(formulas: dict[str, str], table: str, inputs: list[str]) -> dict[str, str]:
+    """The engine counts a row's inputs as one range, first input column to last
+    (``COUNTA(T[[#This Row],[Account ID]:[Aggravation]])``), which holds only inputs when they are
+    contiguous. In the reading order they are not, so each such range becomes the list of the
+    input columns it meant: ``COUNTA(T[[#This Row],[Account ID]],T[[#This Row],[Account]],…)``."""
+    span = re.compile(rf"COUNTA\({re.escape(table)}\[\[#This Row\],\[([^\]]+)\]:\[([^\]]+)\]\]\)")
+    ref = engine.this_row(table)
+
+    def spread(m: re.Match) -> str:
+        if m[1] not in inputs or m[2] not in inputs:
+            return m[0]
+        first, last = inputs.index(m[1]), inputs.index(m[2])
+        return f"COUNTA({','.join(ref(h) for h in inputs[first:last + 1])})"
+
+    return {h: span.sub(spread, f) for h, f in formulas.items()}
+
+
+def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], currency: str,
+                 added: tuple[str, ...] = ()) -> Table:
+    formulas = _spread_row_ranges(formulas, name, list(inputs.columns))
+    spec = {h for group in READING_ORDER[name] for h in group}
+    helpers = tuple(h for h in formulas if h not in spec) + HELPER_COLUMNS[name]
+    headers = column_order(name, list(inputs.columns) + list(formulas), added, helpers=helpers)
     n = max(len(inputs), 1)  # an Excel table needs at least one data row
-    columns = [typed_values(inputs[h]) for h in inputs.columns]
+    put_row(ws, 1, headers)
     money = money_format(currency)
+    widths = []
     for j, h in enumerate(headers, start=1):
         fmt = money if h in MONEY_COLUMNS else NUMBER_FORMATS.get(h)
-        if j <= len(columns):
-            for i, v in enumerate(columns[j - 1], start=2):
-                if v is None:
-                    continue
-                if isinstance(v, str):
-                    v = ILLEGAL_CHARACTERS_RE.sub("", v)
-                cell = ws.cell(i, j, v)
-                if isinstance(v, str):
-                    cell.data_type = "s"  # text from an export is data, never a formula
-                elif fmt and isinstance(v, (int, float, dt.date)):
-                    cell.number_format = fmt
-        else:
-            formula = formulas[h]
+        values = None
+        if h in formulas:
             for i in range(2, n + 2):
-                cell = ws.cell(i, j, formula)
-                if fmt:
-                    cell.number_format = fmt
-                cell.fill = DERIVED_FILL
+                put_formula(ws, i, j, formulas[h], fmt).fill = DERIVED_FILL
+        else:
+            values = typed_values(inputs[h])
+            for i, v in enumerate(values, start=2):
+                if v is not None:
+                    put(ws, i, j, v, fmt)
+        widths.append(max(MIN_WIDTH, min(max(_content_width(h, values, fmt), header_width(h)), MAX_WIDTH)))
     ref = f"A1:{get_column_letter(len(headers))}{n + 1}"
     table = Table(displayName=name, ref=ref)
     table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
@@ -255,11 +358,38 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
     ]
     table.autoFilter = None
     ws.add_table(table)
-    _style_header(ws, len(headers), len(inputs.columns) + 1)
-    for j, h in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = WIDTHS.get(h, max(11, min(len(h) + 3, 18)))
-    ws.freeze_panes = "C2"
+    _style_header(ws, len(headers), {j for j, h in enumerate(headers, start=1) if h in formulas})
+    lines = 1
+    for j, (h, width) in enumerate(zip(headers, widths), start=1):
+        ws.column_dimensions[get_column_letter(j)].width = width
+        ws.column_dimensions[get_column_letter(j)].hidden = h in helpers  # workings of other formulas, at the right end
+        lines = max(lines, _lines(h, width))
+    ws.row_dimensions[1].height = 15 * lines + 4
+    ws.freeze_panes = ws.cell(2, FROZEN_COLUMNS + 1).coordinate
+    _group_closed(ws, inputs)
+    print_setup(ws, title_rows="1:1")
     return table
+
+
+def _lines(text: str, width: float) -> int:
+    """How many lines ``text`` wraps to in a column ``width`` characters wide (word wrap)."""
+    lines, used = 1, 0
+    for word in text.split():
+        if used and used + 1 + len(word) > width - 1:
+            lines, used = lines + 1, len(word)
+        else:
+            used += len(word) + (1 if used else 0)
+    return lines
+
+
+def _group_closed(ws, inputs: pd.DataFrame) -> None:
+    """Won and Lost rows (already last) form an outline group: one click on [-] folds them away."""
+    if "Status" not in inputs or inputs.empty:
+        return
+    closed = int(inputs["Status"].astype("string").str.strip().str.casefold().isin(CLOSED_ORDER).sum())
+    if closed:
+        ws.row_dimensions.group(len(inputs) + 2 - closed, len(inputs) + 1, outline_level=1, hidden=False)
+        ws.sheet_properties.outlinePr.summaryBelow = False
 
 
 def _letter(ws, header: str) -> str:
@@ -324,42 +454,81 @@ def _issue_cue(ws, last_row: int) -> None:
 # ---------------------------------------------------------------- Start sheet
 
 
+# What each sheet is for, in a line; the Start sheet links each name to its sheet when present.
+SHEET_GUIDE: tuple[tuple[str, str], ...] = (
+    ("This Week", "Your plan for the week: the follow-ups due, then the deals and accounts that pay most per hour."),
+    ("Accounts", "One row per account. Segment and Action say where to spend time: work A, B and D, dump C and E."),
+    ("Pipeline", "One row per opportunity. Priority says Pursue, Nurture or Deprioritize; Next Follow-up keeps you "
+                 "following up until a definitive no. Won and Lost rows sit at the bottom, grouped."),
+    ("Dashboard", "Where your time goes by segment, the pipeline by priority, and the top deals and accounts by name."),
+    ("Settings", "The thresholds and weights every formula uses; type a number to fix one."),
+)
+STEPS: tuple[str, ...] = (
+    "Open This Week and work the list from the top: follow-ups first, then the deals and accounts that pay "
+    "most for an hour of your time.",
+    "Keep Accounts and Pipeline current: hours spent, last contact dates, Status (Won, or Lost with its reason). "
+    "Type in the columns with blue headers; the grey ones calculate.",
+    "Ask your manager to rebuild with the new CRM export (what you typed is kept), or press Prioritise on the "
+    "rotxl ribbon.",
+)
+
+
 def _write_start(ws) -> None:
+    """A short guide for the week, then a line per sheet, then every column for reference."""
     ws.column_dimensions["A"].width = 22
-    ws.column_dimensions["B"].width = 110
+    ws.column_dimensions["B"].width = 100
     lines: list[tuple[str, str, str]] = [
         ("title", "rotxl: where your selling time pays", ""),
-        ("text", "Your scarcest asset is selling time. This workbook ranks every account and every opportunity by the return it gives on the time you put in (ROT, return on time).", ""),
-        ("text", "Everything is plain Excel formulas: no add-in or Python is needed. Type in the white columns; the grey columns calculate.", ""),
+        ("text", "This workbook ranks every account and opportunity by the return it gives on an hour of your "
+                 "selling time (ROT). Plain Excel formulas: no add-in or Python needed.", ""),
+        ("head", "This week, in three steps", ""),
+        *[("step", f"Step {i}", text) for i, text in enumerate(STEPS, start=1)],
         ("head", "Sheets", ""),
-        ("row", "Accounts", "One row per account. Fill in Hours (and Aggravation if the account drains you). Segment and Action tell you where to spend time: work your A, B and D accounts, dump C and E."),
-        ("row", "Pipeline", "One row per opportunity. Give a Probability or score the five factors; Priority says Pursue, Nurture or Deprioritize, and Next Follow-up keeps you following up until a definitive no."),
-        ("row", "Dashboard", "Per segment: accounts, revenue, effective hours, ROT and share of time; how much time goes to dump segments; the pipeline by priority."),
-        ("row", "Settings", "The thresholds and weights every formula uses. Thresholds default to percentiles of your own data; type a number to fix one."),
+        *[("sheet", name, text) for name, text in SHEET_GUIDE],
+        ("head", "Colour cues", ""),
+        ("row", "Segments", "A green, B light green, C orange, D yellow, E red."),
+        ("row", "Red cells", "An Issues text (the row's inputs need fixing) or an overdue follow-up."),
         ("head", "Accounts columns", ""),
         *[("row", c.header, HELP[c.header]) for c in ACCOUNT_COLUMNS],
         *[("row", h, HELP[h]) for h in ACCOUNT_DERIVED],
         ("head", "Pipeline columns", ""),
         *[("row", c.header, HELP[c.header]) for c in PIPELINE_COLUMNS],
         *[("row", h, HELP[h]) for h in PIPELINE_DERIVED],
-        ("head", "Colour cues", ""),
-        ("row", "Segments", "A green, B light green, C orange, D yellow, E red."),
-        ("row", "Red cells", "An Issues text (the row's inputs need fixing) or an overdue follow-up."),
     ]
     for r, (kind, a, b) in enumerate(lines, start=1):
-        ca, cb = ws.cell(r, 1, a), ws.cell(r, 2, b or None)
+        ca, cb = put(ws, r, 1, a), put(ws, r, 2, b) if b else ws.cell(r, 2)
         cb.alignment = Alignment(wrap_text=True, vertical="top")
         ca.alignment = Alignment(vertical="top")
         if kind == "title":
-            ca.font = Font(bold=True, size=16)
+            ca.font = Font(name="Calibri", bold=True, size=16)
+            ws.row_dimensions[r].height = 24
         elif kind == "head":
-            ca.font = Font(bold=True, size=12)
-        elif kind == "row":
-            ca.font = Font(bold=True)
+            ca.font = Font(name="Calibri", bold=True, size=12)
+            ws.row_dimensions[r].height = 22
+        elif kind in ("row", "sheet", "step"):
+            ca.font = Font(name="Calibri", bold=True, size=12 if kind == "step" else 11)
+        if kind == "step":
+            cb.font = Font(name="Calibri", size=12)
+        if b:  # LibreOffice does not grow a row for wrapped text on opening: give each its lines
+            size = 16 if kind == "step" else 15
+            ws.row_dimensions[r].height = size * _lines(b, ws.column_dimensions["B"].width * (0.9 if kind == "step" else 1)) + 3
         if kind == "text":
             ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=2)
             ca.alignment = Alignment(wrap_text=True, vertical="top")
-            ws.row_dimensions[r].height = 30
+            ws.row_dimensions[r].height = 32
+    print_setup(ws)
+
+
+def _link_sheets(wb: Workbook) -> None:
+    """Each sheet named on Start (in a step or in the list of sheets) links to it, when the workbook has it."""
+    ws = wb["Start"]
+    for row in ws.iter_rows(min_col=1, max_col=2):
+        for cell in row:
+            target = next((name for name, _ in SHEET_GUIDE if name in wb.sheetnames and isinstance(cell.value, str)
+                           and (cell.value == name or cell.column == 2 and cell.value.startswith(f"Open {name} "))), None)
+            if target:
+                cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"{quote_sheetname(target)}!A1", display=target)
+                cell.font = Font(name="Calibri", bold=cell.font.b, size=cell.font.sz, color="0563C1", underline="single")
 
 
 # ---------------------------------------------------------------- the whole workbook
@@ -370,9 +539,13 @@ def build_workbook(
     pipeline: pd.DataFrame | None = None,
     settings: Settings | None = None,
     currency: str = "$",
+    added_columns: dict[str, tuple[str, ...]] | None = None,
 ) -> Workbook:
     """The workbook, in memory. Thresholds given in ``settings`` are written as numbers,
-    the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf (else =TODAY())."""
+    the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf, and None (not
+    given) writes a live =TODAY(). ``added_columns`` names, per table ("Accounts", "Pipeline"),
+    the columns the salesperson added: they come before the export's extra CRM columns."""
+    added = added_columns or {}
     s = settings or Settings()
     wb = Workbook()
     start = wb.active
@@ -381,8 +554,9 @@ def build_workbook(
     acc_in = _input_frame(accounts, ACCOUNT_COLUMNS, ACCOUNT_DERIVED)
     pipe_in = _input_frame(pipeline, PIPELINE_COLUMNS, PIPELINE_DERIVED)
     acc_ws, pipe_ws = wb.create_sheet("Accounts"), wb.create_sheet("Pipeline")
-    _write_table(acc_ws, "Accounts", acc_in, engine.account_formulas(), currency)
-    _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(LEARNED_PROBABILITY in pipe_in.columns), currency)
+    _write_table(acc_ws, "Accounts", acc_in, engine.account_formulas(), currency, tuple(added.get("Accounts", ())))
+    _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(LEARNED_PROBABILITY in pipe_in.columns), currency,
+                 tuple(added.get("Pipeline", ())))
     _account_cues(acc_ws, max(len(acc_in), 1) + 1 + SPARE_ROWS)
     _pipeline_cues(pipe_ws, max(len(pipe_in), 1) + 1 + SPARE_ROWS)
     dash = wb.create_sheet("Dashboard")
@@ -390,6 +564,7 @@ def build_workbook(
     for name, ref in _write_settings(settings_ws, s, currency).items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
     dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
+    _link_sheets(wb)
     return wb
 
 
