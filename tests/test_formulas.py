@@ -111,6 +111,11 @@ CASES: dict[str, tuple[pd.DataFrame, pd.DataFrame, Settings]] = {
 }
 
 
+def _written_order(pipeline: pd.DataFrame) -> pd.DataFrame:
+    """The pipeline in the order the workbook writes it (Open, then Won, then Lost)."""
+    return pipeline.iloc[workbook.reading_rows(pipeline)].reset_index(drop=True)
+
+
 def _build(path: Path, accounts: pd.DataFrame, pipeline: pd.DataFrame, s: Settings) -> Path:
     wb = workbook.build_workbook(accounts, pipeline, s)
     if "UseLearned" not in wb.defined_names:  # until the Settings sheet has it (§9)
@@ -150,7 +155,7 @@ def built(tmp_path_factory) -> dict[str, tuple[Path, pd.DataFrame, pd.DataFrame,
     src = tmp_path_factory.mktemp("built")
     out = {}
     for name, (acc, pipe, s) in CASES.items():
-        out[name] = (_build(src / f"{name}.xlsx", acc, pipe, s), acc, pipe, s)
+        out[name] = (_build(src / f"{name}.xlsx", acc, pipe, s), acc, _written_order(pipe), s)
     path, acc, pipe, s = out["rules_live"]
     _clear_rows(path, src / "cleared.xlsx")
     out["cleared"] = (src / "cleared.xlsx", _cleared(acc), _cleared(pipe), s)
@@ -160,13 +165,13 @@ def built(tmp_path_factory) -> dict[str, tuple[Path, pd.DataFrame, pd.DataFrame,
     sa = sa[~sa["Account ID"].duplicated(keep=False)].reset_index(drop=True)
     sp = sp[~sp["Opportunity ID"].duplicated(keep=False)].reset_index(drop=True)
     sample = (sa, sp, Settings(as_of=SAMPLE_AS_OF))
-    out["sample"] = (_build(src / "sample.xlsx", *sample), *sample)
+    out["sample"] = (_build(src / "sample.xlsx", *sample), sa, _written_order(sp), sample[2])
     # The edge cases of test_workbook without their duplicate IDs (the construct IronCalc misses).
     ea, ep = edge_accounts(), edge_pipeline()
     ea = ea[~ea["Account ID"].isin(["ACC-7"])].reset_index(drop=True)
     ep = ep[~ep["Opportunity ID"].isin(["DUP"])].reset_index(drop=True)
     for name, s in (("edge_live", Settings(as_of=AS_OF)), ("edge_fixed", FIXED)):
-        out[name] = (_build(src / f"{name}.xlsx", ea, ep, s), ea, ep, s)
+        out[name] = (_build(src / f"{name}.xlsx", ea, ep, s), ea, _written_order(ep), s)
     template = src / "workbook_template.xlsx"
     shutil.copy(ROOT / "workbook_template.xlsx", template)
     out["template"] = (template, pd.DataFrame([BLANK_ACCOUNT]), pd.DataFrame([dict.fromkeys(c.header for c in PIPELINE_COLUMNS)]), Settings())

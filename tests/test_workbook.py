@@ -310,7 +310,7 @@ def test_column_order_places_every_kind_of_column():
                                    ACCOUNT_COLUMNS, ACCOUNT_DERIVED)
     workbook._write_table(ws, "Accounts", inputs, {**rotxl.rules.engine.account_formulas(), "Plan Due": "=1"}, "$")
     row = [(c.value, ws.column_dimensions[c.column_letter].hidden) for c in ws[1]]
-    assert row[-3:] == [("Issues", False), ("Industry", False), ("Plan Due", True)]
+    assert row[-4:] == [("Issues", False), ("CRM Sync", False), ("Industry", False), ("Plan Due", True)]
 
 
 def test_won_and_lost_rows_come_last_grouped(built):
