@@ -344,3 +344,45 @@ def test_this_week_prints_on_one_landscape_page(built):
     assert "per hour" in text and ("Overdue since" in text or "Contact now" in text or "Due " in text)
     if shutil.which("pdftoppm"):
         subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(tmp / "this_week")], check=True)
+
+
+# ---------------------------------------------------------------- ROT_PLAN, through xlwings' custom-function call path
+
+
+def as_range(df: pd.DataFrame) -> list[list[object]]:
+    """A table as Office.js sends a range: header row, blanks as None, dates as serials."""
+    def cell(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        if isinstance(v, dt.date):
+            return float((v - dt.date(1899, 12, 30)).days)
+        return v.item() if isinstance(v, np.generic) else v
+    return [list(df.columns), *([cell(v) for v in row] for row in df.astype(object).itertuples(index=False))]
+
+
+def test_rot_plan_spills_the_engine_plan():
+    from test_functions import c, call
+
+    acc, pipe = shared_tables(seed=5, n_acc=25, n_pipe=30)
+    serial = float((AS_OF - dt.date(1899, 12, 30)).days)
+    got = call("ROT_PLAN", as_range(acc), as_range(pipe), c(9), c(serial))
+    s = Settings(as_of=AS_OF, weekly_hours=9)
+    want = plan.make_plan(*derived(acc, pipe, s), s).items
+    assert got[0] == ["Owner", "Rank", "Kind", "Name", "Account", "Why", "Plan Hours", "Planned Return"]
+    assert len(got) == len(want) + 1 > 2
+    for g, (_, w) in zip(got[1:], want.iterrows()):
+        assert g[:6] == [w["Owner"], w["Rank"], w["Kind"], w["Name"], w["Account"], w["Why"]]
+        assert g[6] == pytest.approx(w["Plan Hours"], rel=1e-12) and g[7] == pytest.approx(w["Planned Return"], rel=1e-12)
+
+
+def test_rot_plan_of_accounts_only_and_bad_arguments():
+    from test_functions import c, call, err, xl_error
+
+    acc, _ = shared_tables(seed=6, n_acc=12, n_pipe=0)
+    got = call("ROT_PLAN", as_range(acc), [[None]], c(None), c(None))
+    s = Settings()
+    want = plan.make_plan(engine.classify_accounts(acc, s), None, s).items
+    assert [r[2] for r in got[1:]] == ["Account"] * len(want)
+    assert call("ROT_PLAN", as_range(acc), [[None]], c("lots"), c(None)) == [[err("#VALUE!")]]
+    assert call("ROT_PLAN", as_range(acc), [[None]], c(-1), c(None)) == [[err("#NUM!")]]
+    assert call("ROT_PLAN", as_range(acc), [[None]], c(xl_error("#N/A")), c(None)) == [[err("#N/A")]]

@@ -529,7 +529,10 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     lstart = np.r_[True, lk[1:] != lk[:-1]] if lines.size else np.zeros(0, dtype=bool)
     rank = np.arange(lines.size) - np.maximum.accumulate(np.where(lstart, np.arange(lines.size), 0)) + 1 if lines.size else np.zeros(0, int)
 
-    owner_shown = np.r_[p_owner, a_owner]
+    # One spelling per owner: the first one met (Pipeline, then Accounts).
+    first = pd.Series(np.r_[p_owner, a_owner], dtype=object).groupby(key).transform("first") if key.size else pd.Series([], dtype=object)
+    owner_shown = first.to_numpy(dtype=object)
+    p_owner, a_owner = owner_shown[:npipe], owner_shown[npipe:]
     is_deal = table[lines] == 0
     prow = row[lines].astype(int)
     name_p = _text(_col(pipe, "Opportunity", PIPELINE_COLUMNS))
