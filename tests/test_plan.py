@@ -386,3 +386,38 @@ def test_rot_plan_of_accounts_only_and_bad_arguments():
     assert call("ROT_PLAN", as_range(acc), [[None]], c("lots"), c(None)) == [[err("#VALUE!")]]
     assert call("ROT_PLAN", as_range(acc), [[None]], c(-1), c(None)) == [[err("#NUM!")]]
     assert call("ROT_PLAN", as_range(acc), [[None]], c(xl_error("#N/A")), c(None)) == [[err("#N/A")]]
+
+
+# ---------------------------------------------------------------- rotxl plan
+
+
+def test_rotxl_plan_prints_each_owners_plan(tmp_path):
+    from click.testing import CliRunner
+
+    from rotxl.cli import main
+    from rotxl.data.io import read_accounts, read_pipeline, write_table
+
+    acc, pipe = shared_tables(seed=8, n_acc=20, n_pipe=30)
+    write_table(acc, tmp_path / "accounts.csv")
+    write_table(pipe, tmp_path / "deals.xlsx")
+    run = CliRunner().invoke(main, ["plan", str(tmp_path / "accounts.csv"), str(tmp_path / "deals.xlsx"),
+                                    "--weekly-hours", "6", "--as-of", AS_OF.isoformat()])
+    assert run.exit_code == 0, run.output
+    s = Settings(as_of=AS_OF, weekly_hours=6)
+    want = plan.make_plan(engine.classify_accounts(read_accounts(tmp_path / "accounts.csv"), s),
+                          engine.score_pipeline(read_pipeline(tmp_path / "deals.xlsx"), s), s)
+    for _, o in want.owners.iterrows():
+        assert f"{o['Owner']}: 6 h this week, {o['Hours Planned']:,.2f} h planned" in run.output
+    for why in want.items["Why"]:
+        assert why in run.output.replace("\n", " ") or why[:30] in run.output
+
+    # A rotxl workbook: both tables and its typed settings (WeeklyHours 12, AsOf) are read.
+    save_workbook(build_workbook(acc, pipe, Settings(as_of=AS_OF, weekly_hours=12)), tmp_path / "book.xlsx")
+    run = CliRunner().invoke(main, ["plan", str(tmp_path / "book.xlsx"), "--owner", " B*B "])
+    assert run.exit_code == 0, run.output
+    assert "Fri 20 Nov 2026" in run.output and ": 12 h this week" in run.output
+    assert run.output.count(" h this week") == 1
+
+    write_table(pd.DataFrame({"Name": ["x"]}), tmp_path / "other.csv")
+    run = CliRunner().invoke(main, ["plan", str(tmp_path / "other.csv")])
+    assert run.exit_code == 2 and "neither an accounts nor an opportunities export" in run.output
