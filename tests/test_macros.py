@@ -30,7 +30,7 @@ from rotxl.rules.settings import Settings
 from rotxl.excel.workbook import build_workbook, save_workbook
 from spreadsheet import recalculate
 
-SHEETS = ["Start", "Accounts", "Pipeline", "Dashboard", "Settings", "Chart Data"]
+SHEETS = ["Start", "This Week", "Accounts", "Pipeline", "Dashboard", "Settings", "Chart Data"]
 ACC, PIPE, SETTINGS = SHEETS.index("Accounts"), SHEETS.index("Pipeline"), SHEETS.index("Settings")
 
 

@@ -421,3 +421,32 @@ def test_rotxl_plan_prints_each_owners_plan(tmp_path):
     write_table(pd.DataFrame({"Name": ["x"]}), tmp_path / "other.csv")
     run = CliRunner().invoke(main, ["plan", str(tmp_path / "other.csv")])
     assert run.exit_code == 2 and "neither an accounts nor an opportunities export" in run.output
+
+
+# ---------------------------------------------------------------- Plan my week (ribbon and Lite action)
+
+
+def test_plan_my_week_writes_every_owners_plan(tmp_path):
+    import xlwings as xw
+
+    from rotxl.data import sample
+    from rotxl.excel import macros
+    from test_macros import actions, message, payload
+
+    acc = sample.sample_accounts(60)
+    pipe = sample.sample_pipeline(acc, 90)
+    s = Settings(as_of=sample.SAMPLE_AS_OF, weekly_hours=8)
+    wb = build_workbook(acc, pipe, s)
+    save_workbook(wb, tmp_path / "team.xlsx")
+    book = xw.Book(json=payload(wb, recalculate([tmp_path / "team.xlsx"], tmp_path / "re")[0]))
+    macros.plan_my_week(book)
+    assert actions(book, "addSheet")[0]["args"] == [2, "Plan"]  # right after This Week
+    rows = actions(book, "setValues", 2)[0]["values"]
+    want = plan.make_plan(*derived(acc, pipe, s), s).items
+    assert rows[0] == ["Owner", "Rank", "Kind", "Name", "Account", "Why", "Plan Hours", "Planned Return"]
+    assert len(rows) == len(want) + 1
+    for g, (_, w) in zip(rows[1:], want.iterrows()):
+        assert g[:6] == [w["Owner"], w["Rank"], w["Kind"], w["Name"], w["Account"], w["Why"]]
+        assert g[6] == pytest.approx(w["Plan Hours"], rel=1e-9)
+    prompt, mode = message(book)
+    assert mode == "info" and f"{len(want):,} planned items on the Plan sheet" in prompt and "of 8 h planned" in prompt

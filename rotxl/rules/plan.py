@@ -43,6 +43,15 @@ ACCOUNT_HELPERS = (
     "Plan Sequence", "Plan Rank", "Plan Line", "Plan Stop Hours", "Plan Stop Rank", "Plan Stop Line",
 )
 
+# Every column the plan adds to each table (Plan Hours, then the helpers): formulas, never data.
+PIPELINE_PLAN_COLUMNS = ("Plan Hours", *PIPELINE_HELPERS)
+ACCOUNT_PLAN_COLUMNS = ("Plan Hours", *ACCOUNT_HELPERS)
+
+
+def table_headers(columns: tuple, derived: tuple[str, ...]) -> set[str]:
+    """The headers a rotxl table always has: its spec columns and derived columns."""
+    return {c.header for c in columns} | set(derived)
+
 
 # ---------------------------------------------------------------- spreadsheet arithmetic
 
