@@ -20,7 +20,7 @@ import xlwings as xw
 from openpyxl.utils import get_column_letter, range_boundaries
 from python_calamine import CalamineWorkbook
 
-from rotxl.rules import engine
+from rotxl.rules import engine, plan
 
 from rotxl.excel import macros
 
@@ -217,8 +217,8 @@ def test_prioritise_sorts_the_inputs_and_leaves_the_formulas(data):
     book = book_of(data["team"])
     macros.prioritise(book)
     for sheet, derived, group, ranks, value, idh in (
-        (ACC, ACCOUNT_DERIVED, "Segment", list("ABCDE"), "ROT", "Account ID"),
-        (PIPE, PIPELINE_DERIVED, "Priority", list(engine.PRIORITIES), "Expected Value", "Opportunity ID"),
+        (ACC, ACCOUNT_DERIVED + plan.ACCOUNT_PLAN_COLUMNS, "Segment", list("ABCDE"), "ROT", "Account ID"),
+        (PIPE, PIPELINE_DERIVED + plan.PIPELINE_PLAN_COLUMNS, "Priority", list(engine.PRIORITIES), "Expected Value", "Opportunity ID"),
     ):
         df = table(data["team"], sheet)
         order = _expected_order(df, group, ranks, value)
@@ -338,7 +338,7 @@ def test_import_a_pasted_export_on_the_import_sheet(data):
     assert [None if g == "" else round(g, 10) for g in prob] == want  # "%" header: 60 means 0.6
     status = column(cells, headers.index("Status"), range(1, 41))
     assert status == ["" if s is None else s for s in before["Status"][:40]]  # typed statuses kept
-    sync = column(cells, len(headers) - len(PIPELINE_DERIVED), range(1, len(before) + 1))
+    sync = column(cells, len(headers) - len(PIPELINE_DERIVED) - len(plan.PIPELINE_PLAN_COLUMNS), range(1, len(before) + 1))
     assert sync == [""] * 40 + ["Not in latest export"] * (len(before) - 40)
     assert message(book)[0].startswith('Imported 40 opportunities from the "Import" sheet into the Pipeline table: 40 updated, 0 new.')
 
