@@ -89,11 +89,12 @@ def owner_keys(owner: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     Returns (key, display name). Text is normalised once per distinct value.
     """
-    text = owner.astype("string").fillna("")
-    distinct = pd.unique(text.to_numpy(dtype=object))
-    trimmed = {v: re.sub(" +", " ", str(v).strip(" ")) or UNASSIGNED for v in distinct}
-    shown = text.map(trimmed).to_numpy(dtype=object)
-    key = pd.Series(shown).map({v: "owner:" + v.lower() for v in set(trimmed.values())}).to_numpy(dtype=object)
+    def trim(u: pd.Series) -> np.ndarray:
+        text = u.astype("string").fillna("")
+        return np.array([re.sub(" +", " ", str(v).strip(" ")) or UNASSIGNED for v in text], dtype=object)
+
+    shown = per_distinct(owner, trim)
+    key = per_distinct(pd.Series(shown, dtype=object), lambda u: ("owner:" + u.str.lower()).to_numpy(dtype=object))
     return key, shown
 
 
@@ -128,12 +129,25 @@ def _col(df: pd.DataFrame, header: str, columns: tuple) -> pd.Series:
     return pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
+def per_distinct(s: pd.Series, f) -> np.ndarray:
+    """``f`` (Series -> array) applied once per distinct value of ``s``; blanks get f's blank."""
+    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+    values = f(pd.Series([*uniques, None], dtype=object))
+    return np.asarray(values)[np.where(codes < 0, len(uniques), codes)]
+
+
 def _text(s: pd.Series) -> np.ndarray:
-    return s.astype("string").fillna("").str.strip().to_numpy(dtype=object)
+    return per_distinct(s, lambda u: u.astype("string").fillna("").str.strip().to_numpy(dtype=object))
 
 
 def _numbers(s: pd.Series) -> np.ndarray:
-    return parse_numbers(s).values
+    if pd.api.types.is_float_dtype(s):
+        return parse_numbers(s).values
+    return per_distinct(s, lambda u: parse_numbers(u).values)
+
+
+def _dates(s: pd.Series) -> np.ndarray:
+    return per_distinct(s, lambda u: parse_dates(u).values).astype("datetime64[D]")
 
 
 def _left_export(df: pd.DataFrame) -> np.ndarray:
@@ -151,11 +165,18 @@ def _left_formula(ref, headers) -> str:
 
 def due(next_follow_up: pd.Series, left: np.ndarray, as_of: dt.date) -> np.ndarray:
     """Open and Next Follow-up on or before AsOf + 6 (overdue included), or "Contact now"."""
-    text = next_follow_up.astype(object)
-    now = (text.astype("string").fillna("").str.strip() == CONTACT_NOW).to_numpy(dtype=bool)
-    dates = parse_dates(text.where(~now, None)).values
+    return _due(*_follow_up(next_follow_up), left, as_of)
+
+
+def _due(now: np.ndarray, dates: np.ndarray, left: np.ndarray, as_of: dt.date) -> np.ndarray:
     soon = ~np.isnat(dates) & (dates <= np.datetime64(as_of, "D") + np.timedelta64(6, "D"))
     return (soon | now) & ~left
+
+
+def _follow_up(next_follow_up: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """("Contact now" mask, dates) of the Next Follow-up column, read once per distinct value."""
+    now = _text(next_follow_up) == CONTACT_NOW
+    return now, _dates(next_follow_up.astype(object).where(~now, None))
 
 
 def due_formula(ref, headers) -> str:
@@ -408,24 +429,28 @@ class Plan:
 
 
 def _money(x: np.ndarray, currency: str) -> np.ndarray:
-    whole = excel_round(x, 0)
-    return np.array([f"{currency}{v:,.0f}" for v in whole], dtype=object)
+    return _formatted(excel_round(x, 0), currency + "{:,.0f}")
 
 
-def _day(d: np.datetime64) -> str:
-    day = pd.Timestamp(d)
-    return f"{day.day} {day:%b}"
+def _formatted(values: np.ndarray, fmt: str) -> np.ndarray:
+    """``fmt`` applied once per distinct value."""
+    distinct, inverse = np.unique(np.asarray(values, dtype="float64"), return_inverse=True)
+    texts = np.array([fmt.format(v) for v in distinct], dtype=object)
+    return texts[inverse.reshape(-1)] if len(values) else np.zeros(0, dtype=object)
 
 
 def follow_up_why(next_follow_up: pd.Series, as_of: dt.date) -> np.ndarray:
     """"Overdue since 10 Nov", "Due 14 Nov" or "Contact now: never contacted"."""
-    text = next_follow_up.astype(object)
-    now = (text.astype("string").fillna("").str.strip() == CONTACT_NOW).to_numpy(dtype=bool)
-    dates = parse_dates(text.where(~now, None)).values
-    out = np.full(len(text), "Contact now: never contacted", dtype=object)
-    for i in np.flatnonzero(~now & ~np.isnat(dates)):
-        late = dates[i] < np.datetime64(as_of, "D")
-        out[i] = ("Overdue since " if late else "Due ") + _day(dates[i])
+    return _why(*_follow_up(next_follow_up), as_of)
+
+
+def _why(now: np.ndarray, dates: np.ndarray, as_of: dt.date) -> np.ndarray:
+    out = np.full(len(now), "Contact now: never contacted", dtype=object)
+    dated = ~now & ~np.isnat(dates)
+    if dated.any():
+        day = per_distinct(pd.Series(dates[dated]), lambda u: pd.DatetimeIndex(u).day.astype(str) + " " + pd.DatetimeIndex(u).strftime("%b").to_numpy(dtype=object))
+        late = dates[dated] < np.datetime64(as_of, "D")
+        out[dated] = np.where(late, "Overdue since ", "Due ") + day.astype(object)
     return out
 
 
@@ -437,7 +462,7 @@ def follow_up_why_formula(nf: str) -> str:
 def selling_why(kind: np.ndarray, label: np.ndarray, rate: np.ndarray, currency: str) -> np.ndarray:
     """"Pursue: $2,100 per hour" or "A account: coddle and protect, $310 per hour"."""
     money = _money(rate, currency)
-    account = np.array([f"{s} account: {SEGMENT_WHY.get(s, '')}, " for s in label], dtype=object) if len(label) else label
+    account = pd.Series(label, dtype=object).map({k: f"{k} account: {v}, " for k, v in SEGMENT_WHY.items()}).fillna("").to_numpy(dtype=object)
     head = np.where(kind == "Account", account, label.astype(object) + ": ")
     return head + money + " per hour"
 
@@ -459,25 +484,28 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
 
     # Step 1: follow-ups first.
     p_key, p_owner = owner_keys(_col(pipe, "Owner", PIPELINE_COLUMNS))
+    a_key, a_owner = owner_keys(_col(acc, "Owner", ACCOUNT_COLUMNS))
+    # Owners as integers, in the order of their keys: sorting and grouping on numbers is fast.
+    codes = pd.factorize(pd.Series(np.r_[p_key, a_key], dtype=object), sort=True)[0]
+    p_code, a_code = codes[:npipe], codes[npipe:]
     p_left = _left_export(pipe)
     nf = _col(pipe, "Next Follow-up", ())
-    p_due = due(nf, p_left, day)
+    now, nf_dates = _follow_up(nf)
+    p_due = _due(now, nf_dates, p_left, day)
     ev = _numbers(_col(pipe, "Expected Value", ()))
     fu_value = np.where(np.isnan(ev), -1.0, excel_round(ev, 2))
-    order = np.lexsort((np.arange(npipe), -fu_value, p_key.astype(str), ~p_due))
+    order = np.lexsort((np.arange(npipe), -fu_value, p_code, ~p_due))
     fu_rank = np.zeros(npipe, dtype="int64")
     d = order[p_due[order]]
     if d.size:
-        keys = p_key[d]
+        keys = p_code[d]
         starts = np.r_[True, keys[1:] != keys[:-1]]
         group_start = np.maximum.accumulate(np.where(starts, np.arange(d.size), 0))
         fu_rank[d] = np.arange(d.size) - group_start + 1
     slots = follow_up_slots(s)
     fu_hours = np.where(p_due & (fu_rank <= slots), s.follow_up_minutes / 60, 0.0)
-    due_count = pd.Series(p_due.astype(int)).groupby(p_key).transform("sum").to_numpy() if npipe else np.zeros(0)
-    budgets: dict[str, float] = {}
-    for k, n in zip(p_key, due_count):
-        budgets[k] = max(0.0, s.weekly_hours - min(int(n), slots) * (s.follow_up_minutes / 60))
+    due_count = pd.Series(p_due.astype(int)).groupby(p_code).sum() if npipe else pd.Series(dtype=int)
+    budgets = np.maximum(0.0, s.weekly_hours - np.minimum(due_count, slots) * (s.follow_up_minutes / 60))
 
     # Step 2: the hours that pay most.
     p_rot = _numbers(_col(pipe, "Opportunity ROT", ()))
@@ -485,10 +513,9 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     p_issue = _text(_col(pipe, "Issues", ())) != ""
     p_ok = ~p_left & np.isin(prio, SELLING_PRIORITIES) & ~p_issue & ~np.isnan(p_rot)
     est = _numbers(_col(pipe, "Est. Hours", PIPELINE_COLUMNS))
-    close = parse_dates(_col(pipe, "Close Date", PIPELINE_COLUMNS)).values
+    close = _dates(_col(pipe, "Close Date", PIPELINE_COLUMNS))
     p_cap = np.where(p_ok, deal_cap(est, close, day, s.default_deal_hours), 0.0)
 
-    a_key, a_owner = owner_keys(_col(acc, "Owner", ACCOUNT_COLUMNS))
     a_left = _left_export(acc)
     a_rot = _numbers(_col(acc, "ROT", ()))
     seg = _text(_col(acc, "Segment", ()))
@@ -501,7 +528,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     a_cap = np.where(a_ok, weekly, 0.0)
 
     # All selling items of both tables, sorted into plan order within each owner.
-    key = np.r_[p_key, a_key].astype(str)
+    key = codes
     ok = np.r_[p_ok, a_ok]
     ret = np.where(ok, excel_round(np.r_[p_rot, a_rot], 6), -np.inf)
     val = np.where(ok, excel_round(np.r_[ev, revenue], 2), -np.inf)
@@ -516,7 +543,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     before = np.r_[0.0, csum][group_base]
     ahead = np.empty(order.size)
     ahead[order] = csum - cap[order] - before
-    budget = np.array([budgets.get(k, float(s.weekly_hours)) for k in key], dtype="float64") if key.size else np.zeros(0)
+    budget = pd.Series(key).map(budgets).fillna(float(s.weekly_hours)).to_numpy(dtype="float64") if key.size else np.zeros(0)
     selling = np.where(ok, np.maximum(0.0, np.minimum(cap, budget - ahead)), 0.0)
 
     # Step 3.
@@ -544,12 +571,27 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     p_owner, a_owner = owner_shown[:npipe], owner_shown[npipe:]
     is_deal = table[lines] == 0
     prow = row[lines].astype(int)
-    name_p = _text(_col(pipe, "Opportunity", PIPELINE_COLUMNS))
-    pid = _text(_col(pipe, "Opportunity ID", ()))
-    name_p = np.where(name_p == "", pid, name_p)
-    acct_p = _text(_col(pipe, "Account", PIPELINE_COLUMNS))
-    name_a = _text(_col(acc, "Account", ()))
-    fu_why = follow_up_why(nf, day) if npipe else np.zeros(0, dtype=object)
+    # Names are read only on the rows the plan lists.
+    shown_p = np.zeros(npipe, dtype=bool)
+    shown_p[prow[is_deal]] = True
+    shown_p |= p_due
+    shown_a = np.zeros(na, dtype=bool)
+    shown_a[prow[~is_deal]] = True
+    shown_a |= ~a_left & np.isin(seg, STOP_SEGMENTS)
+    name_p, acct_p, name_a = (np.full(npipe, "", dtype=object), np.full(npipe, "", dtype=object), np.full(na, "", dtype=object))
+    if shown_p.any():
+        rows_p = np.flatnonzero(shown_p)
+        opp = _text(_col(pipe, "Opportunity", PIPELINE_COLUMNS).iloc[rows_p])
+        pid = _text(_col(pipe, "Opportunity ID", ()).iloc[rows_p])
+        name_p[rows_p] = np.where(opp == "", pid, opp)
+        acct_p[rows_p] = _text(_col(pipe, "Account", PIPELINE_COLUMNS).iloc[rows_p])
+    if shown_a.any():
+        rows_a = np.flatnonzero(shown_a)
+        name_a[rows_a] = _text(_col(acc, "Account", ()).iloc[rows_a])
+    fu_why = np.full(npipe, "", dtype=object)
+    needs = np.flatnonzero(p_due)
+    if needs.size:
+        fu_why[needs] = _why(now[needs], nf_dates[needs], day)
     kind = np.where(is_deal, np.where(has_fu[lines], "Follow-up", "Deal"), "Account").astype(object)
     label = np.where(is_deal, prio[np.where(is_deal, prow, 0)] if npipe else "", seg[np.where(~is_deal, prow, 0)] if na else "")
     why_sell = selling_why(np.where(is_deal, "Deal", "Account").astype(object), label.astype(object), rate[lines], currency)
@@ -570,7 +612,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     }, columns=list(PLAN_COLUMNS))
 
     missed = np.flatnonzero(p_due & (fu_hours == 0))
-    missed = missed[np.lexsort((fu_rank[missed], p_key[missed]))]
+    missed = missed[np.lexsort((fu_rank[missed], p_code[missed]))]
     not_planned = pd.DataFrame({
         "Owner": p_owner[missed], "Name": name_p[missed], "Account": acct_p[missed],
         "Why": fu_why[missed] if npipe else [], "Row": missed,
@@ -578,11 +620,11 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
 
     stop_rows = np.flatnonzero(~a_left & np.isin(seg, STOP_SEGMENTS) & ~np.isnan(weekly))
     stop_h = excel_round(weekly[stop_rows], 6)
-    stop_rows = stop_rows[np.lexsort((stop_rows, -stop_h, a_key[stop_rows]))]
+    stop_rows = stop_rows[np.lexsort((stop_rows, -stop_h, a_code[stop_rows]))]
     stop = pd.DataFrame({
         "Owner": a_owner[stop_rows], "Account": name_a[stop_rows], "Segment": seg[stop_rows],
         "Weekly Hours": weekly[stop_rows],
-        "Why": [f"stop: {v:,.1f} h a week" for v in excel_round(weekly[stop_rows], 1)], "Row": stop_rows,
+        "Why": _formatted(excel_round(weekly[stop_rows], 1), "stop: {:,.1f} h a week"), "Row": stop_rows,
     })
 
     # Per owner: WeeklyHours, hours planned, Planned Return, per hour.
