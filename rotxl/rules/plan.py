@@ -444,11 +444,16 @@ def follow_up_why(next_follow_up: pd.Series, as_of: dt.date) -> np.ndarray:
     return _why(*_follow_up(next_follow_up), as_of)
 
 
+def _day_month(days: pd.Series) -> np.ndarray:
+    """"10 Nov", as TEXT(date, "d mmm") shows it."""
+    return pd.Series(pd.DatetimeIndex(days).strftime("%d %b"), dtype=object).str.lstrip("0").to_numpy(dtype=object)
+
+
 def _why(now: np.ndarray, dates: np.ndarray, as_of: dt.date) -> np.ndarray:
     out = np.full(len(now), "Contact now: never contacted", dtype=object)
     dated = ~now & ~np.isnat(dates)
     if dated.any():
-        day = per_distinct(pd.Series(dates[dated]), lambda u: pd.DatetimeIndex(u).day.astype(str) + " " + pd.DatetimeIndex(u).strftime("%b").to_numpy(dtype=object))
+        day = per_distinct(pd.Series(dates[dated]), _day_month)
         late = dates[dated] < np.datetime64(as_of, "D")
         out[dated] = np.where(late, "Overdue since ", "Due ") + day.astype(object)
     return out
