@@ -275,6 +275,10 @@ def built(tmp_path_factory):
     """A workbook with tricky owners, ties, blanks and issues, its edited copy, both recalculated."""
     tmp = tmp_path_factory.mktemp("plan")
     acc, pipe = shared_tables()
+    # Rows kept only because they left the export get no hours; Logged Hours stands in for Hours.
+    acc["Logged Hours"] = np.where(np.arange(len(acc)) % 3 == 0, 52.0, None)
+    acc["CRM Sync"] = np.where(np.arange(len(acc)) % 7 == 3, engine.NOT_IN_EXPORT, "")
+    pipe["CRM Sync"] = np.where(np.arange(len(pipe)) % 5 == 1, engine.NOT_IN_EXPORT, "")
     s = Settings(as_of=AS_OF, weekly_hours=12, follow_up_minutes=20)
     first = save_workbook(build_workbook(acc, pipe, s), tmp / "plan.xlsx")
     # Typed edits that change the ranking: hours cut, a deal made huge, an owner renamed.
@@ -302,7 +306,9 @@ def test_libreoffice_plan_hours_equal_the_engine(built):
 def test_edits_change_the_plan(built):
     s = built["s"]
     plans = [plan.make_plan(*derived(a, p, s), s) for a, p in built["frames"]]
-    assert not np.array_equal(plans[0].pipeline_hours, plans[1].pipeline_hours)
+    before, after = (np.r_[p.pipeline_hours, p.account_hours] for p in plans)
+    assert not np.array_equal(before, after)
+    assert not plans[0].items[["Owner", "Name"]].equals(plans[1].items[["Owner", "Name"]])  # the ranking moved
 
 
 def test_this_week_lists_the_engine_plan(built):
