@@ -534,6 +534,73 @@ def lite(output: Path) -> None:
     click.echo("Paste them into the main.py and requirements.txt tabs of the xlwings Lite editor.", err=True)
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--weekly-hours", type=click.FloatRange(0), help="Selling hours in the week (default 20, or the workbook's).")
+@click.option("--follow-up-minutes", type=click.FloatRange(0, min_open=True), help="Minutes one follow-up takes (default 15).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="First day of the week planned (default: today).")
+@click.option("--owner", help="Show this owner only (trimmed, case ignored).")
+@_currency
+def plan(files: tuple[Path, ...], weekly_hours: float | None, follow_up_minutes: float | None, as_of: dt.datetime | None,
+         owner: str | None, currency: str) -> None:
+    """Plan the week per owner from FILES: accounts and/or opportunities exports, or a rotxl workbook.
+
+    Follow-ups due this week come first; the hours left go to the deals and accounts that pay
+    most per hour, each up to what it can absorb this week.
+    """
+    from .data.plan_files import plan_settings, read_plan_inputs
+    from .rules.plan import make_plan, owner_keys
+
+    try:
+        acc, pipe, typed = read_plan_inputs(list(files))
+        s = plan_settings(typed, weekly_hours=weekly_hours, follow_up_minutes=follow_up_minutes,
+                          as_of=as_of.date() if as_of else None)
+        result = make_plan(None if acc is None else classify_accounts(acc, s),
+                           None if pipe is None else score_pipeline(pipe, s), s, currency=currency)
+    except (ReadError, MissingColumnsError, SettingsError) as e:
+        _fail(str(e), 2)
+    day = s.as_of_date()
+    click.echo(f"The week of {day:%a %d %b %Y} to {day + dt.timedelta(days=6):%a %d %b}")
+    owners = result.owners
+    if owner is not None:
+        key = owner_keys(pd.Series([owner]))[0][0]
+        owners = owners[owner_keys(owners["Owner"])[0] == key]
+        if owners.empty:
+            _fail(f"no owner {owner!r}; owners: {', '.join(result.owners['Owner'])}", 2)
+    for _, o in owners.iterrows():
+        _print_owner_plan(result, o, currency)
+
+
+def _print_owner_plan(result, o: pd.Series, currency: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console() if Console().is_terminal else Console(width=200)
+    name = o["Owner"]
+    per_hour = "" if pd.isna(o["Return per Hour"]) else f" ({currency}{o['Return per Hour']:,.0f} per hour)"
+    console.print()
+    console.print(Text(f"{name}: {o['Weekly Hours']:g} h this week, {o['Hours Planned']:,.2f} h planned, "
+                       f"planned return {currency}{o['Planned Return']:,.0f}{per_hour}", style="bold"))
+    items = result.items[result.items["Owner"] == name]
+    table = Table(header_style="bold")
+    for c, justify in (("#", "right"), ("Kind", "left"), ("Name", "left"), ("Account", "left"), ("Why", "left"),
+                       ("Hours", "right"), ("Return", "right")):
+        table.add_column(c, justify=justify, overflow="fold")
+    for _, r in items.iterrows():
+        table.add_row(*(Text(v) for v in (str(r["Rank"]), r["Kind"], str(r["Name"]), str(r["Account"]), r["Why"],
+                                           f"{r['Plan Hours']:,.2f}", f"{currency}{r['Planned Return']:,.0f}")))
+    console.print(table)
+    missed = result.not_planned[result.not_planned["Owner"] == name]
+    if len(missed):
+        console.print(Text(f"Follow-ups due but not planned (no hours left): {len(missed)}: "
+                           + "; ".join(f"{n} ({w})" for n, w in zip(missed["Name"], missed["Why"]))))
+    stop = result.stop[result.stop["Owner"] == name]
+    if len(stop):
+        console.print(Text("Stop (C and E accounts): " + "; ".join(
+            f"{a} ({sg}): {w}" for a, sg, w in zip(stop["Account"], stop["Segment"], stop["Why"]))))
+
+
 def _register_addin() -> None:
     from .excel.addin import addin_command
 

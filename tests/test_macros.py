@@ -20,7 +20,7 @@ import xlwings as xw
 from openpyxl.utils import get_column_letter, range_boundaries
 from python_calamine import CalamineWorkbook
 
-from rotxl.rules import engine
+from rotxl.rules import engine, plan
 
 from rotxl.excel import macros
 
@@ -30,7 +30,7 @@ from rotxl.rules.settings import Settings
 from rotxl.excel.workbook import build_workbook, reading_rows, save_workbook
 from spreadsheet import recalculate
 
-SHEETS = ["Start", "Accounts", "Pipeline", "Dashboard", "Settings", "Chart Data"]
+SHEETS = ["Start", "This Week", "Accounts", "Pipeline", "Dashboard", "Settings", "Chart Data"]
 ACC, PIPE, SETTINGS = SHEETS.index("Accounts"), SHEETS.index("Pipeline"), SHEETS.index("Settings")
 
 
@@ -218,8 +218,8 @@ def test_prioritise_sorts_the_inputs_and_leaves_the_formulas(data):
     book = book_of(data["team"])
     macros.prioritise(book)
     for sheet, derived, group, ranks, value, idh in (
-        (ACC, ACCOUNT_DERIVED, "Segment", list("ABCDE"), "ROT", "Account ID"),
-        (PIPE, PIPELINE_DERIVED, "Priority", list(engine.PRIORITIES), "Expected Value", "Opportunity ID"),
+        (ACC, ACCOUNT_DERIVED + plan.ACCOUNT_PLAN_COLUMNS, "Segment", list("ABCDE"), "ROT", "Account ID"),
+        (PIPE, PIPELINE_DERIVED + plan.PIPELINE_PLAN_COLUMNS, "Priority", list(engine.PRIORITIES), "Expected Value", "Opportunity ID"),
     ):
         df = table(data["team"], sheet)
         order = _expected_order(df, group, ranks, value)

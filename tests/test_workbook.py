@@ -15,7 +15,7 @@ import pytest
 import rotxl
 from rotxl import Settings
 from rotxl.excel import dashboard, workbook
-from rotxl.rules import metrics
+from rotxl.rules import metrics, plan
 from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
 from rotxl.rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, SYNC_COLUMN
 from rotxl.rules.settings import FACTORS
@@ -229,17 +229,23 @@ def built(tmp_path_factory):
 
 def test_sheets_tables_and_names(built):
     wb = openpyxl.load_workbook(built)
-    assert wb.sheetnames[:5] == ["Start", "Accounts", "Pipeline", "Dashboard", "Settings"]
+    assert wb.sheetnames[:6] == ["Start", "This Week", "Accounts", "Pipeline", "Dashboard", "Settings"]
     assert list(wb["Accounts"].tables) == ["Accounts"] and list(wb["Pipeline"].tables) == ["Pipeline"]
     headers = [c.value for c in wb["Accounts"][1]]
-    # SPEC §5: the answer first, then the inputs, then the workings (columns not built yet are skipped).
-    assert headers[:5] == ["Account ID", "Account", "Segment", "Action", "ROT"]
-    assert headers == workbook.column_order("Accounts", INPUTS["Accounts"] + [SYNC_COLUMN] + list(ACCOUNT_DERIVED))
+    # SPEC §5: the answer first, then the inputs, then the workings; the plan's helpers at the right end.
+    acc_helpers = tuple(h for h in plan.ACCOUNT_PLAN_COLUMNS if h != "Plan Hours")
+    pipe_helpers = tuple(h for h in plan.PIPELINE_PLAN_COLUMNS if h != "Plan Hours")
+    assert headers[:6] == ["Account ID", "Account", "Segment", "Action", "ROT", "Plan Hours"]
+    assert headers == workbook.column_order(
+        "Accounts", INPUTS["Accounts"] + [SYNC_COLUMN] + list(ACCOUNT_DERIVED) + list(plan.ACCOUNT_PLAN_COLUMNS), helpers=acc_helpers)
     assert headers.index("Owner") < headers.index("Aggravation") < headers.index("Effective Hours") < headers.index("Issues")
     pipe = [c.value for c in wb["Pipeline"][1]]
-    assert pipe[:7] == ["Opportunity ID", "Opportunity", "Account", "Priority", "Next Follow-up", "Overdue", "Expected Value"]
-    assert pipe == workbook.column_order("Pipeline", INPUTS["Pipeline"] + [SYNC_COLUMN] + list(PIPELINE_DERIVED))
-    assert pipe[-5:] == ["Lost Reason", "Engagement", "Opportunity ROT", "Issues", SYNC_COLUMN]
+    assert pipe[:8] == ["Opportunity ID", "Opportunity", "Account", "Priority", "Next Follow-up", "Overdue", "Expected Value",
+                        "Plan Hours"]
+    assert pipe == workbook.column_order(
+        "Pipeline", INPUTS["Pipeline"] + [SYNC_COLUMN] + list(PIPELINE_DERIVED) + list(plan.PIPELINE_PLAN_COLUMNS), helpers=pipe_helpers)
+    n = len(pipe) - len(pipe_helpers)
+    assert pipe[n - 5:n] == ["Lost Reason", "Engagement", "Opportunity ROT", "Issues", SYNC_COLUMN]
     names = set(wb.defined_names)
     assert {"AggravationWeight", "RevenueHigh", "RevenueFloor", "HoursHigh", "PMin", "AmountMin", "BigDealAmount",
             "DefaultDealHours", "CadenceDays", "AsOf"} <= names
@@ -272,7 +278,8 @@ def test_formulas_are_classic_and_in_file_form(built):
     assert formulas
     text = " ".join(formulas)
     for banned in ("LET(", "LAMBDA(", "FILTER(", "XLOOKUP(", "TEXTJOIN(", "IFS(", "[@"):
-        assert banned not in text, banned
+        # SUMIFS and COUNTIFS are classic; IFS alone is not.
+        assert not re.search(r"(?<![A-Z])" + re.escape(banned), text), banned
     assert "PERCENTILE.INC" in text and not re.search(r"(?<!_xlfn\.)PERCENTILE\.INC", text)
     assert "[#This Row]" in text
 

@@ -67,5 +67,5 @@ def test_template_command_writes_the_empty_workbook(tmp_path):
     r = CliRunner().invoke(main, ["template", "-o", str(out)])
     assert r.exit_code == 0
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames[:5] == ["Start", "Accounts", "Pipeline", "Dashboard", "Settings"]
+    assert wb.sheetnames[:6] == ["Start", "This Week", "Accounts", "Pipeline", "Dashboard", "Settings"]
     assert CliRunner().invoke(main, ["template", "-o", str(out)]).exit_code == 2

@@ -60,6 +60,8 @@ ACTIONS: tuple[Action, ...] = (
            "Let the thresholds follow the data again (percentiles of the valid rows)."),
     Action("Team", "BuildTeam", "build_team_workbooks", "Build team workbooks", "ExportExcel",
            "One workbook per owner and a Team Rollup, in a folder next to this workbook."),
+    Action("Plan", "PlanMyWeek", "plan_my_week", "Plan my week", "DateAndTimeInsert",
+           "Every owner's plan for the week on the Plan sheet: follow-ups first, then the hours that pay most."),
 )
 
 

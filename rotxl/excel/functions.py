@@ -611,3 +611,39 @@ def PIPELINE_TABLE(pipeline: Range, as_of: Cell = None) -> Cell:
     out = engine.score_pipeline(df, as_of=day)
     _serials_as_dates(out, ("Close Date", "Last Contact"))
     return _spill(out)
+
+
+# ---------------------------------------------------------------- the weekly plan (SPEC §8)
+
+
+def _plan_frame(table: Range) -> pd.DataFrame | None:
+    """A table range, or None when the argument is blank (a plan of accounts or deals only)."""
+    if table is None or table == [[None]] or (isinstance(table, list) and all(v is None for row in table for v in row)):
+        return None
+    return _frame(table)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("accounts", ndim=2, doc="The accounts, header row first (Account ID, Account, Owner, Revenue, Hours, ...). Blank: deals only.", err_to_str=True)
+@xw.arg("pipeline", ndim=2, doc="The opportunities, header row first (Opportunity ID, Owner, Amount, ...). Blank: accounts only.", err_to_str=True)
+@xw.arg("weekly_hours", doc=f"Selling hours in the week (≥ 0). Blank = {DEFAULTS.weekly_hours:g}.", err_to_str=True)
+@xw.arg("as_of", doc="First day of the week planned. Blank = today (when the function last calculated).", err_to_str=True)
+@_excel_function
+def ROT_PLAN(accounts: Range, pipeline: Range = None, weekly_hours: Cell = None, as_of: Cell = None) -> Cell:
+    """The week's plan per owner: follow-ups first, then the hours that pay most (spills Owner, Rank, Kind, Name, Account, Why, Plan Hours, Planned Return)."""
+    from ..rules.plan import make_plan
+
+    _propagate(weekly_hours, as_of)
+    acc, pipe = _plan_frame(accounts), _plan_frame(pipeline)
+    day = _date(as_of)
+    s = Settings(weekly_hours=_setting(weekly_hours, "WeeklyHours", DEFAULTS.weekly_hours),
+                 as_of=None if day is None else day.item())
+    result = make_plan(
+        None if acc is None else engine.classify_accounts(acc, s),
+        None if pipe is None else engine.score_pipeline(pipe, s),
+        s,
+    )
+    return _spill(result.items.drop(columns=["Table", "Row"]))
+
+
+__all__.append("ROT_PLAN")

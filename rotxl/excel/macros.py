@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 import xlwings as xw
 
-from ..rules import engine, schema
+from ..rules import engine, plan, schema
 
 from ..data import crm, io
 from ..data.merge import SYNC_COLUMN, merge_table
@@ -67,8 +67,12 @@ class Kind:
     noun: str
 
 
-ACCOUNTS = Kind("Accounts", ACCOUNT_COLUMNS, ACCOUNT_DERIVED, engine.account_formulas, "accounts")
-PIPELINE = Kind("Pipeline", PIPELINE_COLUMNS, PIPELINE_DERIVED, engine.pipeline_formulas, "opportunities")
+ACCOUNTS = Kind("Accounts", ACCOUNT_COLUMNS, ACCOUNT_DERIVED + plan.ACCOUNT_PLAN_COLUMNS,
+                lambda: {**engine.account_formulas(), **plan.account_formulas(plan.table_headers(ACCOUNT_COLUMNS, ACCOUNT_DERIVED))},
+                "accounts")
+PIPELINE = Kind("Pipeline", PIPELINE_COLUMNS, PIPELINE_DERIVED + plan.PIPELINE_PLAN_COLUMNS,
+                lambda: {**engine.pipeline_formulas(), **plan.pipeline_formulas(plan.table_headers(PIPELINE_COLUMNS, PIPELINE_DERIVED))},
+                "opportunities")
 
 
 # ---------------------------------------------------------------- running an action
@@ -671,3 +675,76 @@ def build_team_workbooks(book: xw.Book) -> str:
     if result.failed:
         message += " Not written: " + "; ".join(f"{who}: {why}" for who, why in result.failed.items())
     return message
+
+
+# ---------------------------------------------------------------- Plan my week (SPEC §8)
+
+PLAN_SHEET = "Plan"
+# Settings the plan reads from the workbook's named cells (those that hold a number or a date).
+PLAN_SETTINGS = {
+    "weekly_hours": "WeeklyHours", "follow_up_minutes": "FollowUpMinutes", "default_deal_hours": "DefaultDealHours",
+    "cadence_days": "CadenceDays", "hours_months": "HoursMonths", "aggravation_weight": "AggravationWeight",
+    "p_min": "PMin", "revenue_high": "RevenueHigh", "revenue_floor": "RevenueFloor", "hours_high": "HoursHigh",
+    "amount_min": "AmountMin", "big_deal_amount": "BigDealAmount", "as_of": "AsOf",
+}
+
+
+def _plan_settings(book: xw.Book) -> Settings:
+    given: dict[str, object] = {}
+    for field, name in PLAN_SETTINGS.items():
+        try:
+            value = book.names[name].refers_to_range.value
+        except Exception:  # noqa: BLE001 - a workbook without this setting: the spec's default
+            continue
+        if field == "as_of":
+            day = engine.parse_dates(pd.Series([value], dtype=object))
+            if not day.blank[0] and not day.bad[0]:
+                given[field] = day.values[0].item()
+        elif _number(value) is not None:
+            given[field] = int(_number(value)) if field == "cadence_days" else _number(value)
+    return Settings().with_(**given)
+
+
+@_action("Plan my week")
+def plan_my_week(book: xw.Book) -> str:
+    """The week's plan of every owner (SPEC §8) from this workbook's tables and Settings, written as values on
+    a Plan sheet (made or cleared for it): follow-ups first, then the hours that pay most. The This Week
+    sheet shows the same plan as live formulas, one owner at a time."""
+    s = _plan_settings(book)
+    accounts = _find_table(book, ACCOUNTS).frame(inputs_only=True)
+    pipeline = _find_table(book, PIPELINE).frame(inputs_only=True)
+    result = plan.make_plan(engine.classify_accounts(accounts, s), engine.score_pipeline(pipeline, s), s)
+    items = result.items.drop(columns=["Table", "Row"])
+    sheets = {sh.name.casefold(): sh for sh in book.sheets}
+    sheet = sheets.get(PLAN_SHEET.casefold())
+    if sheet is None:
+        after = sheets.get(this_week_sheet().casefold()) or book.sheets[0]
+        sheet = book.sheets.add(PLAN_SHEET, after=after)
+    else:
+        sheet.clear_contents()
+    rows = [list(items.columns), *items.astype(object).values.tolist()] if len(items) else [
+        list(items.columns), ["", "", "", "", "", "Nothing to plan: no follow-up due and no deal or account that pays.", 0, 0]]
+    n = len(rows)
+    sheet.range((2, 1), (n, 6)).number_format = TEXT  # names and why texts are data
+    sheet.range("A1").value = rows
+    sheet.range((2, 7), (n, 7)).number_format = "#,##0.00"
+    sheet.range((2, 8), (n, 8)).number_format = "#,##0"
+    sheet.range((1, 1), (1, 8)).font.bold = True
+    for col, width in zip("ABCDEFGH", (16, 6, 10, 26, 22, 60, 11, 14)):
+        sheet.range(f"{col}1").column_width = width
+    sheet.activate()
+    day = s.as_of_date()
+    lines = [f"{o['Owner']}: {o['Hours Planned']:,.1f} of {o['Weekly Hours']:g} h planned, return {o['Planned Return']:,.0f}"
+             for _, o in result.owners.iterrows()]
+    shown = "; ".join(lines[:8]) + (f"; and {len(lines) - 8} more owners" if len(lines) > 8 else "")
+    return (f"The week of {day:%d %b %Y}: {len(items):,} planned items on the {PLAN_SHEET} sheet. {shown}. "
+            f"Follow-ups come first; the hours left go to what pays most per hour.")
+
+
+def this_week_sheet() -> str:
+    from .this_week import SHEET
+
+    return SHEET
+
+
+__all__.append("plan_my_week")

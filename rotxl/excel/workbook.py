@@ -25,11 +25,11 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
-from . import dashboard
+from . import dashboard, this_week
 from .cells import put, put_formula, put_row
 from .printing import print_setup
 
-from ..rules import engine
+from ..rules import engine, plan
 from ..data.files import atomic_write
 from ..data.io import typed_values
 from ..rules.schema import (
@@ -199,10 +199,21 @@ def _settings_rows(s: Settings) -> list[tuple[str, str, object, str, str]]:
     ]
     for name, factor, weight in zip(engine.WEIGHT_NAMES, FACTORS, s.weights):
         rows.append((name, f"Weight: {factor}", weight, "0.0", f"Relative importance of {factor} in the engagement score."))
+    rows += _plan_settings_rows(s, {r[0] for r in rows})
     return rows
 
 
 SETTINGS_WIDTHS = (28, 14, 22, 80)  # Setting, Value, Name, What it means
+
+
+def _plan_settings_rows(s: Settings, present: set[str]) -> list[tuple[str, str, object, str, str]]:
+    """The weekly plan's settings (SPEC §8), those not already written."""
+    rows = [
+        ("WeeklyHours", "Weekly selling hours", s.weekly_hours, "0.0", "Selling hours you have in a week; the This Week plan shares them out."),
+        ("FollowUpMinutes", "Minutes per follow-up", s.follow_up_minutes, "0", "Minutes one follow-up touch takes; follow-ups due this week come first in the plan."),
+        ("HoursMonths", "Months of hours", s.hours_months, "0", "Months the Hours (and Logged Hours) cover; an account's weekly time is Hours ÷ (months × 52 ÷ 12)."),
+    ]
+    return [r for r in rows if r[0] not in present]
 
 
 def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
@@ -243,6 +254,14 @@ def _write_settings(ws, s: Settings, currency: str) -> dict[str, str]:
     return cells
 
 
+def _plan_settings_validation(rows: dict[str, int]) -> list[tuple[tuple[str, ...], DataValidation]]:
+    checks = [
+        (("WeeklyHours",), DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0")),
+        (("FollowUpMinutes",), DataValidation(type="decimal", operator="greaterThan", formula1="0")),
+    ]
+    return [(names, dv) for names, dv in checks if all(n in rows for n in names)]
+
+
 def _settings_validation(ws) -> None:
     rows = {ws.cell(r, 3).value: r for r in range(2, ws.max_row + 1)}
     checks = [
@@ -250,6 +269,7 @@ def _settings_validation(ws) -> None:
         (("PMin",), DataValidation(type="decimal", operator="between", formula1="0", formula2="1")),
         (("CadenceDays",), DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0")),
         (("AsOf",), DataValidation(type="date", operator="greaterThan", formula1="1")),
+        *_plan_settings_validation(rows),
     ]
     for names, dv in checks:
         dv.errorStyle = "warning"
@@ -554,9 +574,12 @@ def build_workbook(
     acc_in = _input_frame(accounts, ACCOUNT_COLUMNS, ACCOUNT_DERIVED)
     pipe_in = _input_frame(pipeline, PIPELINE_COLUMNS, PIPELINE_DERIVED)
     acc_ws, pipe_ws = wb.create_sheet("Accounts"), wb.create_sheet("Pipeline")
-    _write_table(acc_ws, "Accounts", acc_in, engine.account_formulas(), currency, tuple(added.get("Accounts", ())))
-    _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(LEARNED_PROBABILITY in pipe_in.columns), currency,
-                 tuple(added.get("Pipeline", ())))
+    acc_formulas = _with_plan(engine.account_formulas(), acc_in, plan.account_formulas)
+    pipe_formulas = _with_plan(engine.pipeline_formulas(LEARNED_PROBABILITY in pipe_in.columns), pipe_in, plan.pipeline_formulas)
+    _write_table(acc_ws, "Accounts", acc_in, acc_formulas, currency, tuple(added.get("Accounts", ())))
+    _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())))
+    _plan_columns(acc_ws, plan.ACCOUNT_HELPERS)
+    _plan_columns(pipe_ws, plan.PIPELINE_HELPERS)
     _account_cues(acc_ws, max(len(acc_in), 1) + 1 + SPARE_ROWS)
     _pipeline_cues(pipe_ws, max(len(pipe_in), 1) + 1 + SPARE_ROWS)
     dash = wb.create_sheet("Dashboard")
@@ -564,8 +587,47 @@ def build_workbook(
     for name, ref in _write_settings(settings_ws, s, currency).items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
     dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
+    _write_this_week(wb, acc_in, pipe_in, currency)
     _link_sheets(wb)
     return wb
+
+
+# ---------------------------------------------------------------- the weekly plan (SPEC §8)
+
+
+def _with_plan(formulas: dict[str, str], inputs: pd.DataFrame, plan_formulas) -> dict[str, str]:
+    """The table's derived formulas, then Plan Hours and the plan's helper columns."""
+    headers = set(inputs.columns) | set(formulas)
+    return {**formulas, **plan_formulas(headers)}
+
+
+def _plan_columns(ws, helpers: tuple[str, ...]) -> None:
+    """Plan Hours shows zeros as blank; the plan's helper columns are hidden."""
+    for cell in ws[1]:
+        if cell.value == "Plan Hours":
+            for row in ws.iter_rows(min_row=2, min_col=cell.column, max_col=cell.column):
+                row[0].number_format = '#,##0.00;-#,##0.00;""'
+        elif cell.value in helpers:
+            ws.column_dimensions[cell.column_letter].hidden = True
+
+
+def _plan_owners(*frames: pd.DataFrame) -> list[str]:
+    """The owners of the workbook, most rows first (the one This Week shows first)."""
+    shown = [plan.owner_keys(f["Owner"])[1] for f in frames if len(f) and "Owner" in f.columns]
+    if not shown:
+        return []
+    counts = pd.Series(np.concatenate(shown)).value_counts(sort=False)
+    by_key: dict[str, tuple[str, int]] = {}
+    for name, n in counts.items():
+        k = name.lower()
+        first, total = by_key.get(k, (name, 0))
+        by_key[k] = (first, total + int(n))
+    return [name for name, _ in sorted(by_key.values(), key=lambda t: (-t[1], t[0].lower()))]
+
+
+def _write_this_week(wb: Workbook, acc_in: pd.DataFrame, pipe_in: pd.DataFrame, currency: str) -> None:
+    ws = wb.create_sheet(this_week.SHEET, 1)  # right after Start
+    this_week.write(ws, _plan_owners(acc_in, pipe_in), money_format(currency), currency)
 
 
 def save_workbook(wb: Workbook, path: str | os.PathLike[str], force: bool = False) -> Path:
