@@ -287,9 +287,11 @@ def test_import_a_file_merges_by_id_and_keeps_what_was_typed(data):
 
     # The sync marker is always there (the threshold formulas leave out the rows it marks); the
     # CRM's extra column goes at the end.
+    # (before the plan's helper columns, which stay at the right end).
     adds = actions(book, "addTableColumn", ACC)
-    assert [a["args"] for a in adds] == [[0, width, "Industry"]]
-    after = [*before.columns, "Industry"]
+    end = next((i for i, h in enumerate(before.columns) if h in plan.ACCOUNT_HELPERS), width)
+    assert [a["args"] for a in adds] == [[0, end, "Industry"]]
+    after = [*before.columns[:end], "Industry", *before.columns[end:]]
     at = after.index
     # Two new rows: the table grows, they get the last row's formats and the row formulas.
     assert actions(book, "resizeTable", ACC)[0]["args"] == [0, f"$A$1:${get_column_letter(width + 1)}${n + 3}"]
@@ -303,7 +305,8 @@ def test_import_a_file_merges_by_id_and_keeps_what_was_typed(data):
 
     cells = written(book, ACC)
     # No derived column written; Logged Hours stays untouched (no activities, and the export has none).
-    assert {c for _, c in cells} == {at(h) for h in after if h not in ACCOUNT_DERIVED and h != "Logged Hours"}
+    derived = {*ACCOUNT_DERIVED, *plan.ACCOUNT_PLAN_COLUMNS, "Logged Hours"}
+    assert {c for _, c in cells} == {at(h) for h in after if h not in derived}
     ids = column(cells, 0, range(1, n + 3))
     assert ids[:n] == list(before["Account ID"])  # rows stay where they are
     assert ids[n:] == ["007", "NEW-2"]

@@ -637,7 +637,7 @@ def ROT_PLAN(accounts: Range, pipeline: Range = None, weekly_hours: Cell = None,
     acc, pipe = _plan_frame(accounts), _plan_frame(pipeline)
     day = _date(as_of)
     s = Settings(weekly_hours=_setting(weekly_hours, "WeeklyHours", DEFAULTS.weekly_hours),
-                 as_of=None if day is None else day.item())
+                 as_of=day)
     result = make_plan(
         None if acc is None else engine.classify_accounts(acc, s),
         None if pipe is None else engine.score_pipeline(pipe, s),

@@ -11,10 +11,10 @@ from __future__ import annotations
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.properties import PageSetupProperties
 
 from ..rules.engine import xl_text
 from ..rules.plan import SEGMENT_WHY, UNASSIGNED, escape_criteria, follow_up_why_formula
+from .printing import print_setup
 
 SHEET = "This Week"
 LINES = 30  # planned items shown; more are counted on the line below them
@@ -160,9 +160,6 @@ def write(ws, owners: list[str], money: str, currency: str = "$") -> None:
     for r in range(FIRST_LINE, end + 1):
         ws[f"E{r}"].alignment = Alignment(shrink_to_fit=True)
     ws.print_area = f"A1:G{end}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 1
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    print_setup(ws, fit_height=1)  # one landscape page
     ws.print_options.gridLines = False
     ws.sheet_view.showGridLines = False
