@@ -12,6 +12,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
+from ..rules.schema import NOT_IN_EXPORT, SYNC_COLUMN
 from ..rules.metrics import SEGMENTS
 
 SEGMENT_ROW = {s: 10 + i for i, s in enumerate(SEGMENTS)}  # A..E in rows 10..14
@@ -36,6 +37,23 @@ HEAD_FILL = PatternFill("solid", fgColor="305496")
 _EARNED = 'Accounts[Revenue]*IF(TRIM(Accounts[Margin])="",1,Accounts[Margin])'
 
 
+def _synced(table: str) -> str:
+    """1 on rows still in the CRM export: rows kept only because they left it are in no figure (§6.1)."""
+    return f'({table}[{SYNC_COLUMN}]<>"{NOT_IN_EXPORT}")'
+
+
+def _count(table: str, condition: str) -> str:
+    return f"SUMPRODUCT({condition}*{_synced(table)})"
+
+
+def _sum(table: str, condition: str, column: str) -> str:
+    """Σ column where condition, as SUMPRODUCT's separate arrays read it (text and blanks count 0)."""
+    return f"SUMPRODUCT({condition}*{_synced(table)},{table}[{column}])"
+
+
+_EH_TOTAL = _sum("Accounts", "1", "Effective Hours")
+
+
 def _array(ws, cell: str, formula: str) -> None:
     ws[cell] = ArrayFormula(cell, formula)
 
@@ -54,11 +72,14 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     ws["C2"].number_format = "yyyy-mm-dd"
 
     ws["A4"] = "Time on dump segments (C + E)"
-    ws["C4"] = f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/SUM(Accounts[Effective Hours]),"")'
+    ws["C4"] = f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/{_EH_TOTAL},"")'
     ws["A5"] = "ROT overall"
-    _array(ws, "C5", f'=IFERROR(SUM(IF(ISNUMBER(Accounts[Effective Hours]),{_EARNED}))/SUM(Accounts[Effective Hours]),"")')
+    # Comparisons, not ISNUMBER(range), which IronCalc does not take in an array formula; on a
+    # valid row these cells hold a number or "".
+    _array(ws, "C5", f'=IFERROR(SUM(IF((Accounts[Effective Hours]<>"")*{_synced("Accounts")},{_EARNED}))/{_EH_TOTAL},"")')
     ws["A6"] = "Revenue share of A accounts"
-    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"")')
+    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*(Accounts[Revenue]<>"")*{_synced("Accounts")},'
+                     f'Accounts[Revenue])),"")')
     ws["C4"].font = Font(bold=True, size=20, color="C00000")
     ws["C4"].number_format = ws["C6"].number_format = "0%"
     ws["C5"].number_format = money + ".00" if money.endswith("0") else money
@@ -73,13 +94,14 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     for s, r in SEGMENT_ROW.items():
         ws.cell(r, 1, s).font = Font(bold=True)
         ws.cell(r, 2, FOCUS[s])
-        ws.cell(r, 3, f'=COUNTIF(Accounts[Segment],"{s}")')
-        ws.cell(r, 4, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Revenue])').number_format = money
-        ws.cell(r, 5, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Effective Hours])').number_format = "#,##0.0"
-        _array(ws, f"F{r}", f'=IFERROR(SUM(IF(Accounts[Segment]="{s}",{_EARNED}))/E{r},"")')
+        seg = f'(Accounts[Segment]="{s}")'
+        ws.cell(r, 3, f'={_count("Accounts", seg)}')
+        ws.cell(r, 4, f'={_sum("Accounts", seg, "Revenue")}').number_format = money
+        ws.cell(r, 5, f'={_sum("Accounts", seg, "Effective Hours")}').number_format = "#,##0.0"
+        _array(ws, f"F{r}", f'=IFERROR(SUM(IF((Accounts[Segment]="{s}")*{_synced("Accounts")},{_EARNED}))/E{r},"")')
         ws.cell(r, 6).number_format = money
         ws.cell(r, 7, f'=IFERROR(D{r}/SUM($D$10:$D$14),"")').number_format = "0%"
-        ws.cell(r, 8, f'=IFERROR(E{r}/SUM(Accounts[Effective Hours]),"")').number_format = "0%"
+        ws.cell(r, 8, f'=IFERROR(E{r}/{_EH_TOTAL},"")').number_format = "0%"
         ws.cell(r, 9, ACTIONS[s])
         ws.cell(r, 1).fill = PatternFill("solid", fgColor=SEGMENT_CHART_COLOURS[s])
         ws.cell(r, 1).font = Font(bold=True, color="FFFFFF")
@@ -95,25 +117,29 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     _head(ws, 18, ("Priority", "Opportunities", "Expected Value"))
     for p, r in PRIORITY_ROW.items():
         ws.cell(r, 1, p).font = Font(bold=True)
-        ws.cell(r, 2, f'=COUNTIF(Pipeline[Priority],"{p}")')
-        ws.cell(r, 3, f'=SUMIF(Pipeline[Priority],"{p}",Pipeline[Expected Value])').number_format = money
+        prio = f'(Pipeline[Priority]="{p}")'
+        ws.cell(r, 2, f'={_count("Pipeline", prio)}')
+        ws.cell(r, 3, f'={_sum("Pipeline", prio, "Expected Value")}').number_format = money
     ws["A22"], ws["B22"], ws["C22"] = "Total open", "=SUM(B19:B21)", "=SUM(C19:C21)"
     ws["C22"].number_format = money
     for c in ("A22", "B22", "C22"):
         ws[c].font = Font(bold=True)
     won, lost = '(TRIM(Pipeline[Status])="Won")', '(TRIM(Pipeline[Status])="Lost")'
+    valid = f'(Pipeline[Issues]="")*{_synced("Pipeline")}'
+    no_contact = f'(Pipeline[Next Follow-up]="{CONTACT_NOW}")'
     rows = [
         ("A24", "Win rate (won ÷ won and lost)", "C24",
-         f'=IFERROR(SUMPRODUCT({won}*(Pipeline[Issues]=""))/SUMPRODUCT(({won}+{lost})*(Pipeline[Issues]="")),"")', "0%"),
-        ("A25", "Overdue follow-ups", "C25", "=COUNTIF(Pipeline[Overdue],TRUE)", "0"),
-        ("A26", "Open with no contact yet", "C26", f'=COUNTIF(Pipeline[Next Follow-up],"{CONTACT_NOW}")', "0"),
+         f'=IFERROR(SUMPRODUCT({won}*{valid})/SUMPRODUCT(({won}+{lost})*{valid}),"")', "0%"),
+        ("A25", "Overdue follow-ups", "C25", f'={_count("Pipeline", "(Pipeline[Overdue]=TRUE)")}', "0"),
+        ("A26", "Open with no contact yet", "C26", f'={_count("Pipeline", no_contact)}', "0"),
         ("A28", "Expected value per remaining hour", "C28", '=IFERROR(C22/C27,"")', money),
     ]
     for label_cell, label, cell, formula, fmt in rows:
         ws[label_cell], ws[cell] = label, formula
         ws[cell].number_format = fmt
     ws["A27"] = "Selling hours still needed (open)"
-    _array(ws, "C27", '=SUM(IF(Pipeline[Priority]<>"",IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))')
+    _array(ws, "C27", f'=SUM(IF((Pipeline[Priority]<>"")*{_synced("Pipeline")},'
+                      'IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))')
     ws["C27"].number_format = "#,##0.0"
     ws.conditional_formatting.add("C25", CellIsRule(operator="greaterThan", formula=["0"], font=Font(bold=True, color="C00000")))
     ws["A30"] = "Rows with issues"
