@@ -13,7 +13,6 @@ every derived column on workbooks without duplicate IDs, and the test below name
 from __future__ import annotations
 
 import datetime as dt
-import math
 import shutil
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from rotxl.excel import workbook
 from rotxl.rules.engine import CONTACT_NOW, NOT_IN_EXPORT
 from rotxl.rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, SYNC_COLUMN
 from rotxl.rules.settings import FACTORS
-from spreadsheet import cells, frame, ironcalc, mismatches, recalculate, same, sheet
+from spreadsheet import cells, frame, ironcalc, mismatches, recalculate, same
 from test_workbook import edge_accounts, edge_pipeline
 
 AS_OF = dt.date(2026, 1, 20)
