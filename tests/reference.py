@@ -148,9 +148,9 @@ def classify(rows, weight=0.25, revenue_high=None, revenue_floor=None, hours_hig
             issues.append("Account is required")
         revenue = check_number(issues, r.get("Revenue"), "Revenue", required=True)
         margin = check_number(issues, r.get("Margin"), "Margin", "fraction")
-        hours = check_number(issues, r.get("Hours"), "Hours")
-        logged = check_number(issues, r.get("Logged Hours"), "Logged Hours")
-        agg = check_number(issues, r.get("Aggravation"), "Aggravation", "whole", 1, 5)
+        check_number(issues, r.get("Hours"), "Hours")
+        check_number(issues, r.get("Logged Hours"), "Logged Hours")
+        check_number(issues, r.get("Aggravation"), "Aggravation", "whole", 1, 5)
         # h is Hours when given, else Logged Hours; both blank: awaiting hours, not an issue.
         h_cell = r.get("Logged Hours") if blank(r.get("Hours")) else r.get("Hours")
         agg_cell = r.get("Aggravation")
@@ -232,7 +232,7 @@ def score(rows, as_of, weights=(3, 2, 2, 2, 1), p_min=0.2, amount_min=None, big_
             issues.append(f"Duplicate Opportunity ID {rid}")
         amount = check_number(issues, r.get("Amount"), "Amount", required=True)
         n_before = len(issues)
-        prob = check_number(issues, r.get("Probability"), "Probability", "fraction")
+        check_number(issues, r.get("Probability"), "Probability", "fraction")
         prob_bad = len(issues) > n_before
         prob_value, prob_ok = number(r.get("Probability"))
         scores = []

@@ -13,6 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
+from ..rules.schema import NOT_IN_EXPORT, SYNC_COLUMN
 from ..rules.metrics import SEGMENTS
 from .cells import put, put_formula, put_row
 from .printing import print_setup
@@ -55,6 +56,23 @@ CHART_CM = 12.5  # chart width; the first chart sits over J..N, the second start
 _EARNED = 'Accounts[Revenue]*IF(TRIM(Accounts[Margin])="",1,Accounts[Margin])'
 
 
+def _synced(table: str) -> str:
+    """1 on rows still in the CRM export: rows kept only because they left it are in no figure (§6.1)."""
+    return f'({table}[{SYNC_COLUMN}]<>"{NOT_IN_EXPORT}")'
+
+
+def _count(table: str, condition: str) -> str:
+    return f"SUMPRODUCT({condition}*{_synced(table)})"
+
+
+def _sum(table: str, condition: str, column: str) -> str:
+    """Σ column where condition, as SUMPRODUCT's separate arrays read it (text and blanks count 0)."""
+    return f"SUMPRODUCT({condition}*{_synced(table)},{table}[{column}])"
+
+
+_EH_TOTAL = _sum("Accounts", "1", "Effective Hours")
+
+
 def _array(ws, cell: str, formula: str, number_format: str | None = None) -> None:
     ws[cell] = ArrayFormula(cell, formula)
     if number_format:
@@ -83,12 +101,15 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     put_formula(ws, 2, 3, "=AsOf", "yyyy-mm-dd").alignment = Alignment(horizontal="left")
 
     _label(ws, "A4", "Time on dump segments (C + E)")
-    put_formula(ws, 4, 3, f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/SUM(Accounts[Effective Hours]),"")', "0%")
+    put_formula(ws, 4, 3, f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/{_EH_TOTAL},"")', "0%")
     _label(ws, "A5", "ROT overall")
-    _array(ws, "C5", f'=IFERROR(SUM(IF(ISNUMBER(Accounts[Effective Hours]),{_EARNED}))/SUM(Accounts[Effective Hours]),"")',
+    # Comparisons, not ISNUMBER(range), which IronCalc does not take in an array formula; on a
+    # valid row these cells hold a number or "".
+    _array(ws, "C5", f'=IFERROR(SUM(IF((Accounts[Effective Hours]<>"")*{_synced("Accounts")},{_EARNED}))/{_EH_TOTAL},"")',
            money + ".00" if money.endswith("0") else money)
     _label(ws, "A6", "Revenue share of A accounts")
-    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"")', "0%")
+    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*(Accounts[Revenue]<>"")*{_synced("Accounts")},'
+                     f'Accounts[Revenue])),"")', "0%")
     ws["C4"].font = Font(name="Calibri", bold=True, size=16, color="C00000")
     _label(ws, "D4", "of effective hours go to accounts to dump. Target: near zero.", NOTE)
     ws.conditional_formatting.add("C4", CellIsRule(operator="lessThanOrEqual", formula=["0.1"], font=Font(bold=True, size=16, color="2E7D32")))
@@ -97,12 +118,13 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     _head(ws, 9, SEGMENT_COLUMNS)
     for s, r in SEGMENT_ROW.items():
         put_row(ws, r, [s, FOCUS[s]])
-        put_formula(ws, r, 3, f'=COUNTIF(Accounts[Segment],"{s}")', "0")
-        put_formula(ws, r, 4, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Revenue])', money)
-        put_formula(ws, r, 5, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Effective Hours])', "#,##0.0")
-        _array(ws, f"F{r}", f'=IFERROR(SUM(IF(Accounts[Segment]="{s}",{_EARNED}))/E{r},"")', money)
+        seg = f'(Accounts[Segment]="{s}")'
+        put_formula(ws, r, 3, f'={_count("Accounts", seg)}', "0")
+        put_formula(ws, r, 4, f'={_sum("Accounts", seg, "Revenue")}', money)
+        put_formula(ws, r, 5, f'={_sum("Accounts", seg, "Effective Hours")}', "#,##0.0")
+        _array(ws, f"F{r}", f'=IFERROR(SUM(IF((Accounts[Segment]="{s}")*{_synced("Accounts")},{_EARNED}))/E{r},"")', money)
         put_formula(ws, r, 7, f'=IFERROR(D{r}/SUM($D$10:$D$14),"")', "0%")
-        put_formula(ws, r, 8, f'=IFERROR(E{r}/SUM(Accounts[Effective Hours]),"")', "0%")
+        put_formula(ws, r, 8, f'=IFERROR(E{r}/{_EH_TOTAL},"")', "0%")
         ws.cell(r, 1).fill = PatternFill("solid", fgColor=SEGMENT_CHART_COLOURS[s])
         ws.cell(r, 1).font = Font(name="Calibri", bold=True, color="FFFFFF")
         ws.cell(r, 1).alignment = Alignment(horizontal="center")
@@ -116,27 +138,30 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     _head(ws, 18, ("Priority", "Deals", "Expected Value"))
     for p, r in PRIORITY_ROW.items():
         put(ws, r, 1, p).font = Font(name="Calibri", bold=True)
-        put_formula(ws, r, 2, f'=COUNTIF(Pipeline[Priority],"{p}")', "0")
-        put_formula(ws, r, 3, f'=SUMIF(Pipeline[Priority],"{p}",Pipeline[Expected Value])', money)
+        prio = f'(Pipeline[Priority]="{p}")'
+        put_formula(ws, r, 2, f'={_count("Pipeline", prio)}', "0")
+        put_formula(ws, r, 3, f'={_sum("Pipeline", prio, "Expected Value")}', money)
     _label(ws, "A22", "Total open")
     put_formula(ws, 22, 2, "=SUM(B19:B21)", "0")
     put_formula(ws, 22, 3, "=SUM(C19:C21)", money)
     for c in ("A22", "B22", "C22"):
         ws[c].font = Font(name="Calibri", bold=True)
     won, lost = '(TRIM(Pipeline[Status])="Won")', '(TRIM(Pipeline[Status])="Lost")'
+    valid = f'(Pipeline[Issues]="")*{_synced("Pipeline")}'
+    no_contact = f'(Pipeline[Next Follow-up]="{CONTACT_NOW}")'
     rows = [
         (24, "Win rate (won ÷ won and lost)",
-         f'=IFERROR(SUMPRODUCT({won}*(Pipeline[Issues]=""))/SUMPRODUCT(({won}+{lost})*(Pipeline[Issues]="")),"")', "0%"),
-        (25, "Overdue follow-ups", "=COUNTIF(Pipeline[Overdue],TRUE)", "0"),
-        (26, "Open with no contact yet", f'=COUNTIF(Pipeline[Next Follow-up],"{CONTACT_NOW}")', "0"),
+         f'=IFERROR(SUMPRODUCT({won}*{valid})/SUMPRODUCT(({won}+{lost})*{valid}),"")', "0%"),
+        (25, "Overdue follow-ups", f'={_count("Pipeline", "(Pipeline[Overdue]=TRUE)")}', "0"),
+        (26, "Open with no contact yet", f'={_count("Pipeline", no_contact)}', "0"),
         (28, "Expected value per remaining hour", '=IFERROR(C22/C27,"")', money),
     ]
     for r, label, formula, fmt in rows:
         put(ws, r, 1, label)
         put_formula(ws, r, 3, formula, fmt)
     put(ws, 27, 1, "Selling hours still needed (open)")
-    _array(ws, "C27", '=SUM(IF(Pipeline[Priority]<>"",IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))',
-           "#,##0.0")
+    _array(ws, "C27", f'=SUM(IF((Pipeline[Priority]<>"")*{_synced("Pipeline")},'
+                      'IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))', "#,##0.0")
     ws.conditional_formatting.add("C25", CellIsRule(operator="greaterThan", formula=["0"], font=Font(bold=True, color="C00000")))
     _label(ws, "A30", "Rows with issues", Font(name="Calibri", bold=True))
     _label(ws, "A31", "Accounts")

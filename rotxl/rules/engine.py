@@ -50,7 +50,6 @@ CONTACT_NOW = "Contact now"
 NO_ENGAGEMENT = "No probability or engagement scores"
 # Named cells of the five factor weights on the Settings sheet, in the order of FACTORS.
 WEIGHT_NAMES: tuple[str, ...] = ("WeightAccess", "WeightEvent", "WeightBudget", "WeightFit", "WeightRelationship")
-__all__ = ["NOT_IN_EXPORT", "SYNC_COLUMN"]  # re-exported: rotxl.data.merge imports them from here
 
 # Excel's date serial 0; serial numbers in date columns count from here (1900 date system).
 EXCEL_EPOCH = np.datetime64("1899-12-30")
