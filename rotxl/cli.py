@@ -26,8 +26,10 @@ from .data.io import (
     OutputError,
     ReadError,
     check_output,
+    issue_counts,
     read_accounts,
     read_pipeline,
+    render_summary,
     typed_values,
     write_table,
 )
@@ -68,10 +70,12 @@ def _run(
                 raise Stop(f"{output}: the folder {output.parent} does not exist")
         s = settings()
         df = read(file)
+        if output is not None:
+            check_output(output, len(df), df.shape[1])  # more rows than Excel has: refused before any work
         result = process(df, s)
     except (ReadError, MissingColumnsError, SettingsError, OutputError, Stop) as e:
         _fail(str(e), 2)
-    lines = [f"Read {len(df)} rows from {file.name}.", *_issue_lines(result), *summary(result)]
+    lines = [*_read_lines(df, result), *_issue_lines(result), *summary(result)]
     if output is None:
         _print_table(result, view)
     else:
@@ -83,18 +87,20 @@ def _run(
     click.echo("\n".join(lines), err=True)
 
 
+def _read_lines(df: pd.DataFrame, result: pd.DataFrame | None = None) -> list[str]:
+    """The read summary of one export (SPEC §7.1), with its rows' issues by text when the engine ran."""
+    summary = df.attrs.get("summary")
+    if summary is None:
+        return [f"Read {len(df)} rows from {df.attrs.get('source', 'the input')}."]
+    if result is not None:
+        summary.issues = issue_counts(result)
+    return render_summary(summary).splitlines()
+
+
 def _issue_lines(result: pd.DataFrame) -> list[str]:
-    issues = result["Issues"].fillna("").astype(str)
-    flagged = issues[issues != ""]
-    lines = [f"Rows with issues: {len(flagged)} (their derived values are left blank)."]
-    # "Duplicate Account ID ACC-7" and "... ACC-9" are one kind of issue.
-    kinds = Counter(
-        re.sub(r"^(Duplicate .+ ID) .*$", r"\1", part) for text in flagged for part in text.split("; ")
-    )
-    lines += [f"  {n} × {text}" for text, n in kinds.most_common(5)]
-    if len(kinds) > 5:
-        lines.append(f"  ... and {len(kinds) - 5} other kinds of issue")
-    return lines
+    # The issues by text are in the read summary above this line.
+    flagged = int((result["Issues"].fillna("").astype(str) != "").sum())
+    return [f"Rows with issues: {flagged} (their derived values are left blank)."]
 
 
 def _number(value: float, fmt: str | None = None) -> str:
@@ -198,11 +204,13 @@ _output = click.option(
     help="Write the result to this .csv or .xlsx file (default: show a table).",
 )
 _file = click.argument("file", type=click.Path(path_type=Path))
+_sheet = click.option("--sheet", help="The sheet of an XLSX export to read (default: the first whose header matches).")
 
 
 @main.command()
 @_file
 @_output
+@_sheet
 @click.option("--revenue-high", type=float, help="Revenue at or above this is high (default: 70th percentile).")
 @click.option("--revenue-floor", type=float, help="Revenue below this is a low producer (default: 20th percentile).")
 @click.option("--hours-high", type=float, help="Effective hours above this is high maintenance (default: median).")
@@ -210,6 +218,7 @@ _file = click.argument("file", type=click.Path(path_type=Path))
 def classify(
     file: Path,
     output: Path | None,
+    sheet: str | None,
     revenue_high: float | None,
     revenue_floor: float | None,
     hours_high: float | None,
@@ -218,7 +227,7 @@ def classify(
     """Segment the accounts in FILE (CSV or XLSX) A–E by revenue and effective hours."""
     given = {"RevenueHigh": revenue_high, "RevenueFloor": revenue_floor, "HoursHigh": hours_high}
     _run(
-        file, output, read_accounts, classify_accounts, _account_summary(given), ACCOUNT_VIEW, "Accounts",
+        file, output, lambda f: read_accounts(f, sheet), classify_accounts, _account_summary(given), ACCOUNT_VIEW, "Accounts",
         lambda: Settings().with_(
             revenue_high=revenue_high, revenue_floor=revenue_floor, hours_high=hours_high,
             aggravation_weight=aggravation_weight,
@@ -229,6 +238,7 @@ def classify(
 @main.command()
 @_file
 @_output
+@_sheet
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge overdue follow-ups on this date (default: today).")
 @click.option("--p-min", type=click.FloatRange(0, 1), help="Engagement below this is too low (default 0.20).")
 @click.option("--amount-min", type=float, help="Amount below this is too low (default: 25th percentile of open deals).")
@@ -238,6 +248,7 @@ def classify(
 def score(
     file: Path,
     output: Path | None,
+    sheet: str | None,
     as_of: dt.datetime | None,
     p_min: float | None,
     amount_min: float | None,
@@ -248,7 +259,7 @@ def score(
     """Score the opportunities in FILE (CSV or XLSX): engagement, expected value, priority, follow-up."""
     given = {"PMin": p_min, "AmountMin": amount_min, "BigDealAmount": big_deal_amount}
     _run(
-        file, output, read_pipeline, score_pipeline, _pipeline_summary(given), PIPELINE_VIEW, "Pipeline",
+        file, output, lambda f: read_pipeline(f, sheet), score_pipeline, _pipeline_summary(given), PIPELINE_VIEW, "Pipeline",
         lambda: Settings().with_(
             p_min=p_min, amount_min=amount_min, big_deal_amount=big_deal_amount,
             default_deal_hours=default_deal_hours, cadence_days=cadence_days,
@@ -303,16 +314,33 @@ def template(output: Path, force: bool, currency: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .xlsx to write.")
 @_force
 @_currency
-def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str) -> None:
+@_sheet
+def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str,
+             sheet: str | None) -> None:
     """Build one workbook filled from CRM exports, with live formulas and thresholds."""
     from .excel.workbook import build_workbook
 
     def build():
-        acc = read_accounts(accounts)
-        pipe = read_pipeline(pipeline) if pipeline else None
-        return build_workbook(acc, pipe, Settings(as_of=as_of.date() if as_of else None), currency=currency)
+        acc = read_accounts(accounts, sheet)
+        pipe = read_pipeline(pipeline, sheet) if pipeline else None
+        settings = Settings(as_of=as_of.date() if as_of else None)
+        _echo_read(acc, lambda: classify_accounts(acc, settings))
+        if pipe is not None:
+            _echo_read(pipe, lambda: score_pipeline(pipe, settings))
+        return build_workbook(acc, pipe, settings, currency=currency)
 
     _save_workbook(build, output, force)
+
+
+def _echo_read(df: pd.DataFrame, engine: Callable[[], pd.DataFrame] | None = None) -> None:
+    """The read summary of an export on stderr; with its issue counts when the engine can judge it alone."""
+    result = None
+    if engine is not None:
+        try:
+            result = engine()
+        except (MissingColumnsError, SettingsError, KeyError):
+            result = None  # e.g. accounts whose Revenue comes from the deals: judged in the build
+    click.echo("\n".join(_read_lines(df, result)), err=True)
 
 
 def _team_summary(result) -> None:
@@ -372,12 +400,17 @@ _jobs = click.option("--jobs", type=click.IntRange(1, 64), help="Owners built in
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge overdue follow-ups on this date (default: today).")
 @_jobs
 @_currency
-def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str) -> None:
+@_sheet
+def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str,
+          sheet: str | None) -> None:
     """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone typed."""
     try:
-        acc, pipe = read_accounts(accounts), read_pipeline(pipeline)
+        acc, pipe = read_accounts(accounts, sheet), read_pipeline(pipeline, sheet)
     except (ReadError, MissingColumnsError) as e:
         _fail(str(e), 2)
+    settings = Settings(as_of=as_of.date() if as_of else None)
+    _echo_read(acc, lambda: classify_accounts(acc, settings))
+    _echo_read(pipe, lambda: score_pipeline(pipe, settings))
     _run_team(acc, pipe, out, as_of.date() if as_of else None, jobs, currency)
 
 

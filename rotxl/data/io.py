@@ -150,8 +150,10 @@ def _read_csv_cells(path: Path) -> tuple[pd.DataFrame, str]:
         cells = _cells([r for r in rows if any(c.strip() for c in r)]).fillna("")
     # Undo the formula guard of rotxl's own CSV output (see guard_csv_text), only where the text
     # holds a guarded cell at all: one scan of the text instead of one per cell.
-    field_start = r"(?:^|[" + re.escape(delimiter) + r'])"?'
-    if re.search(field_start + "'" + _GUARDED.pattern, text, re.MULTILINE):
+    # A pattern that starts with a literal apostrophe lets the regex engine skip ahead quickly.
+    guarded = any(m.start() == 0 or text[m.start() - 1] in delimiter + '"\n\r'
+                  for m in re.finditer("'" + _GUARDED.pattern, text))
+    if guarded:
         for j in cells.columns:
             col = cells[j]
             if col.str.startswith("'").any():
@@ -355,14 +357,16 @@ def _cells(rows: list[list[object]]) -> pd.DataFrame:
 def _blank(col: pd.Series) -> np.ndarray:
     """Blank cells of one column: None, NaN, "" or only spaces."""
     arr = col.to_numpy(dtype=object)
-    blank = pd.isna(arr) | (arr == "")
-    rest = np.flatnonzero(~blank)
-    if rest.size:
-        is_str = np.fromiter((type(v) is str for v in arr[rest]), bool, rest.size)
-        if is_str.any():
-            idx = rest[is_str]
-            spaces = pd.Series(arr[idx], dtype=object).str.strip().to_numpy(dtype=object) == ""
-            blank[idx[spaces]] = True
+    blank = pd.isna(arr)
+    texts = arr if isinstance(col.dtype, pd.StringDtype) and not blank.any() else None
+    if texts is not None:
+        # Text only (a CSV column): a blank or all-space text sorts before "!"; strip just those.
+        low = np.flatnonzero(texts < "!")
+    else:
+        is_str = np.fromiter((type(v) is str for v in arr), bool, len(arr))
+        low = np.flatnonzero(is_str)
+    if low.size:
+        blank[low] = pd.Series(arr[low], dtype=object).str.strip().to_numpy(dtype=object) == ""
     return blank
 
 
@@ -480,7 +484,7 @@ def render_summary(summary: ReadSummary) -> str:
     """The summary as lines of plain text for a terminal (control characters removed)."""
     s = summary
     where = s.source + (f", sheet {s.sheet!r}" if s.sheet else "")
-    lines = [f"{where}: {s.rows:,} row(s) read."]
+    lines = [f"Read {s.rows:,} rows from {where}."]
     if s.above:
         lines.append(f"  Skipped above the header (row {s.header_row}): " + "; ".join(s.above))
     if s.skipped:
@@ -496,8 +500,7 @@ def render_summary(summary: ReadSummary) -> str:
         lines.append("  Not in the export: " + ", ".join(s.absent) + ".")
     lines += [f"  {t}" for t in (*s.numbers, *s.dates, *s.warnings)]
     if s.issues:
-        total = sum(n for _, n in s.issues)
-        lines.append(f"  Issues ({total:,}):")
+        lines.append("  Issues, most frequent first:")
         lines += [f"    {n:,} × {t}" for t, n in s.issues]
     return "\n".join(printable(line) if not line.startswith("  ") else "  " + printable(line[2:]) for line in lines)
 
@@ -718,7 +721,7 @@ def _type_columns(df: pd.DataFrame, kinds: dict[str, str], found: dict[str, str]
         if len(col.currencies) > 1:
             summary.warnings.append(f"{name} mixes currencies ({', '.join(col.currencies)}): the amounts are read "
                                     "as written, not converted.")
-        df[header] = _typed(df[header], col.values, col.ok)
+        df[header] = _typed(df[header], col.values, col.ok, col.blank)
     for header, kind in kinds.items():
         if kind == "date":
             col = values.read_dates(df[header])
@@ -732,12 +735,11 @@ def _type_columns(df: pd.DataFrame, kinds: dict[str, str], found: dict[str, str]
             elif col.ambiguous:
                 summary.dates.append(f"{name}: numeric dates read {'day' if col.order == 'dmy' else 'month'}-first, "
                                      "as the column's unambiguous dates show.")
-            df[header] = _typed_dates(df[header], col.values, col.ok)
+            df[header] = _typed_dates(df[header], col.values, col.ok, col.blank)
 
 
-def _typed(original: pd.Series, numbers: np.ndarray, ok: np.ndarray) -> pd.Series:
+def _typed(original: pd.Series, numbers: np.ndarray, ok: np.ndarray, blank: np.ndarray) -> pd.Series:
     """Floats where read; the rest as typed (so the engine flags it). All numbers or blank: float64."""
-    blank = _blank(original)
     if (ok | blank).all():
         return pd.Series(np.where(ok, numbers, np.nan), index=original.index, name=original.name)
     out = original.to_numpy(dtype=object).copy()
@@ -745,8 +747,7 @@ def _typed(original: pd.Series, numbers: np.ndarray, ok: np.ndarray) -> pd.Serie
     return pd.Series(out, index=original.index, name=original.name, dtype=object)
 
 
-def _typed_dates(original: pd.Series, dates: np.ndarray, ok: np.ndarray) -> pd.Series:
-    blank = _blank(original)
+def _typed_dates(original: pd.Series, dates: np.ndarray, ok: np.ndarray, blank: np.ndarray) -> pd.Series:
     if (ok | blank).all():
         return pd.Series(dates.astype("datetime64[s]"), index=original.index, name=original.name)
     out = original.to_numpy(dtype=object).copy()
@@ -789,14 +790,22 @@ def read_pipeline(path: str | os.PathLike[str], sheet: str | None = None) -> pd.
 # ---------------------------------------------------------------- writing
 
 
-def check_output(path: str | os.PathLike[str]) -> Path:
-    """The output path, or OutputError when rotxl cannot write that kind of file."""
+def check_output(path: str | os.PathLike[str], rows: int | None = None, columns: int | None = None) -> Path:
+    """The output path, or OutputError when rotxl cannot write that kind of file, or (given the
+    table's size) when an XLSX would hold more rows or columns than Excel's grid."""
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise OutputError(
             f"{path.name}: cannot write '{path.suffix or 'no extension'}' files; "
             f"name the output .csv or .xlsx"
         )
+    if path.suffix.lower() == ".xlsx":
+        if rows is not None and rows + 1 > XLSX_MAX_ROWS:
+            raise OutputError(f"{path.name}: {rows:,} rows and a header do not fit in an Excel sheet "
+                              f"({XLSX_MAX_ROWS:,} rows); write a .csv instead")
+        if columns is not None and columns > XLSX_MAX_COLUMNS:
+            raise OutputError(f"{path.name}: {columns:,} columns do not fit in an Excel sheet "
+                              f"({XLSX_MAX_COLUMNS:,} columns); write a .csv instead")
     return path
 
 
@@ -905,7 +914,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Sh
     Text is never written as a formula: XLSX text cells are string cells; CSV text that Excel
     would take for a formula gets a leading apostrophe, which read_table removes again.
     """
-    path = check_output(path)
+    path = check_output(path, len(df), df.shape[1])
     if path.suffix.lower() == ".csv":
         return atomic_write(path, lambda tmp: _write_csv(df, tmp))
     return atomic_write(path, lambda tmp: _write_xlsx(df, tmp, sheet))
@@ -914,7 +923,12 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], sheet: str = "Sh
 __all__ = [
     "OutputError",
     "ReadError",
+    "ReadSummary",
     "check_output",
+    "check_xlsx",
+    "issue_counts",
+    "read_export",
+    "render_summary",
     "guard_csv_text",
     "read_accounts",
     "read_pipeline",

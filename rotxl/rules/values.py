@@ -163,10 +163,34 @@ class NumberColumn:
     currencies: list[str] = field(default_factory=list)
     point_votes: int = 0
     comma_votes: int = 0
+    blank: np.ndarray | None = None  # bool: empty or only spaces
 
 
 def _is_text(v: object) -> bool:
     return isinstance(v, str)
+
+
+def _blank_texts(texts: np.ndarray) -> np.ndarray:
+    """"" or only spaces, for an array of str."""
+    blank = texts == ""
+    low = np.flatnonzero(~blank & (texts < "!"))
+    if low.size:
+        blank[low] = np.array([not t.strip() for t in texts[low]], dtype=bool)
+    return blank
+
+
+def _split_kinds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of the str cells, the numeric cells (int or float, not bool) and the missing cells."""
+    missing = pd.isna(arr)
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    n = len(arr)
+    if kind in ("string", "empty"):
+        return ~missing, np.zeros(n, bool), missing
+    if kind in ("floating", "integer", "mixed-integer-float", "decimal"):
+        return np.zeros(n, bool), ~missing, missing
+    is_str = np.fromiter((type(v) is str for v in arr), bool, n)
+    numeric = np.fromiter((type(v) in (int, float) for v in arr), bool, n)
+    return is_str, numeric & ~missing, missing
 
 
 def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
@@ -182,24 +206,24 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
         v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
         good = np.isfinite(v)
         values[good] = [percent_of(x) for x in v[good]] if percent else v[good]
-        return NumberColumn(values, good, ".", False, False, False)
+        return NumberColumn(values, good, ".", False, False, False, blank=np.isnan(v))
     arr = s.to_numpy(dtype=object)
-    kinds = np.fromiter((type(v) is str for v in arr), bool, n)
+    is_str, numeric, blank = _split_kinds(arr)
     # Numeric cells of a workbook are numbers already (booleans and dates are not numbers).
-    numeric = np.fromiter((type(x) in (int, float) for x in arr), bool, n)
     if numeric.any():
-        v = np.array([float(x) for x in arr[numeric]])
+        v = arr[numeric].astype("float64")
         good = np.isfinite(v)
         idx = np.flatnonzero(numeric)[good]
         values[idx] = [percent_of(x) for x in v[good]] if percent else v[good]
         ok[idx] = True
-    text_idx = np.flatnonzero(kinds)
+    text_idx = np.flatnonzero(is_str)
     point_votes = comma_votes = 0
     currencies: dict[str, int] = {}
     ambiguous_rows = np.zeros(0, dtype=np.int64)
     amb_point = amb_comma = np.zeros(0)
     if text_idx.size:
         texts = arr[text_idx]
+        blank[text_idx] = _blank_texts(texts)
         # Parse each distinct text once when values repeat; else straight through pandas' C parser.
         head = texts[: 10_000]
         if len(pd.unique(head)) * 5 < len(head) or percent:
@@ -209,54 +233,63 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
         uniq = np.asarray(uniq, dtype=object)
         fast = pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce").to_numpy(dtype="float64")
         fast_ok = np.isfinite(fast)
-        # Plain decimals ("1234.56", "12", "1e3"): correct whenever the point is the decimal mark.
-        # A point decides the style unless the value could be thousands ("1.234").
+        # Plain decimals ("1234.56", "12", "1e3"), read by pandas' C parser: right whenever the
+        # point is the decimal mark. Style codes: 0 the text decides nothing, 1 point, 2 comma.
         u_point = np.where(fast_ok, fast, np.nan)
         u_comma = u_point.copy()
-        u_style = np.full(len(uniq), "", dtype=object)
+        u_style = np.zeros(len(uniq), dtype=np.int8)
         u_ok = fast_ok.copy()
-        u_cur = np.full(len(uniq), "", dtype=object)
+        u_cur: dict[int, str] = {}
         av = np.abs(fast)
         frac = fast_ok & (fast != np.floor(fast))
         surely_point = frac & ((av >= 1000) | (av < 1) | (np.abs(fast * 1000 - np.round(fast * 1000)) > 1e-6 * av))
-        u_style[surely_point] = "."
-        # The rest of the plain values: "1.234" or "12.5" or "5"? Only a value in [1, 1000) with up to
-        # three decimals can be a thousands-grouped "1.234"; look at the text of just those.
-        maybe = fast_ok & ~surely_point & (av >= 1) & (av < 1000)
-        if maybe.any():
-            for i in np.flatnonzero(maybe):
-                r = read_number(uniq[i], percent)
-                if r is not None:
-                    u_point[i], u_comma[i], u_style[i] = r.point, r.comma, r.style
-                elif percent:
-                    u_point[i] = u_comma[i] = percent_of(fast[i])
-        if percent:
-            plain = fast_ok & ~maybe
-            u_point[plain] = u_comma[plain] = [percent_of(x) for x in fast[plain]]
-        # Everything else: formatted numbers, blanks and text.
+        u_style[surely_point] = 1
+        # Everything else: formatted numbers, blanks and text, once per distinct text.
         for i in np.flatnonzero(~fast_ok):
             t = uniq[i]
             if not t.strip():
                 continue
             r = read_number(t, percent)
             if r is not None:
-                u_point[i], u_comma[i], u_style[i], u_ok[i], u_cur[i] = r.point, r.comma, r.style, True, r.currency
-        take = (lambda a: a[codes]) if codes is not None else (lambda a: a)
-        t_point, t_comma, t_style, t_ok, t_cur = (take(a) for a in (u_point, u_comma, u_style, u_ok, u_cur))
-        point_votes, comma_votes = int((t_style == ".").sum()), int((t_style == ",").sum())
-        for c, k in zip(*np.unique(t_cur[t_ok & (t_cur != "")], return_counts=True)):
-            currencies[str(c)] = int(k)
-        amb = t_ok & (t_style == "") & (t_point != t_comma)
+                u_point[i], u_comma[i], u_ok[i] = r.point, r.comma, True
+                u_style[i] = 1 if r.style == "." else 2 if r.style == "," else 0
+                if r.currency:
+                    u_cur[i] = r.currency
+        # Plain values in [1, 1000) with up to three decimals may be a thousands-grouped "1.234":
+        # their text matters only when a comma may be the column's mark, or nothing decides it.
+        maybe = fast_ok & ~surely_point & (av >= 1) & (av < 1000)
+        parsed = np.zeros(len(uniq), dtype=bool)
+        if maybe.any() and ((u_style == 2).any() or not (u_style == 1).any()):
+            for i in np.flatnonzero(maybe):
+                r = read_number(uniq[i], percent)
+                if r is not None:
+                    u_point[i], u_comma[i] = r.point, r.comma
+                    u_style[i] = 1 if r.style == "." else 2 if r.style == "," else 0
+                    parsed[i] = True
+        if percent:  # ÷ 100 once: the plain values read_number did not already read
+            redo = np.flatnonzero(fast_ok & ~parsed)
+            u_point[redo] = u_comma[redo] = [percent_of(x) for x in fast[redo]]
+        if codes is not None:
+            t_point, t_comma, t_style, t_ok = u_point[codes], u_comma[codes], u_style[codes], u_ok[codes]
+            for i, c in u_cur.items():
+                currencies[c] = currencies.get(c, 0) + int(np.count_nonzero(codes == i))
+        else:
+            t_point, t_comma, t_style, t_ok = u_point, u_comma, u_style, u_ok
+            for c in u_cur.values():
+                currencies[c] = currencies.get(c, 0) + 1
+        point_votes, comma_votes = int(np.count_nonzero(t_style == 1)), int(np.count_nonzero(t_style == 2))
+        amb = t_ok & (t_style == 0) & (t_point != t_comma)
         ambiguous_rows = text_idx[amb]
         amb_point, amb_comma = t_point[amb], t_comma[amb]
         values[text_idx[t_ok]] = t_point[t_ok]
         ok[text_idx[t_ok]] = True
         # A value whose own text decides the style is read that way, whatever the column's style.
-        values[text_idx[t_ok & (t_style == ",")]] = t_comma[t_ok & (t_style == ",")]
+        by_comma = t_ok & (t_style == 2)
+        values[text_idx[by_comma]] = t_comma[by_comma]
     style = "," if comma_votes > point_votes else "."
     col = NumberColumn(values, ok, style, bool(point_votes or comma_votes), ambiguous_rows.size > 0,
                        bool(point_votes and comma_votes), sorted(currencies, key=lambda c: -currencies[c]),
-                       point_votes, comma_votes)
+                       point_votes, comma_votes, blank)
     col._ambiguous = (ambiguous_rows, amb_point, amb_comma)  # type: ignore[attr-defined]
     if style == ",":
         col.values[ambiguous_rows] = amb_comma
@@ -361,6 +394,7 @@ class DateColumn:
     decided: bool
     ambiguous: bool  # some numeric dates read differently day-first ("03/04/2026")
     mixed: bool  # values decided both orders; the majority won (a tie: month-first)
+    blank: np.ndarray | None = None
 
 
 def read_dates(s: pd.Series) -> DateColumn:
@@ -370,7 +404,7 @@ def read_dates(s: pd.Series) -> DateColumn:
     if pd.api.types.is_datetime64_any_dtype(s):
         v = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
         values = v.to_numpy(dtype="datetime64[D]")
-        return DateColumn(values, ~np.isnat(values), "mdy", False, False, False)
+        return DateColumn(values, ~np.isnat(values), "mdy", False, False, False, np.isnat(values))
     codes, uniq = pd.factorize(arr, use_na_sentinel=True)
     mdy: list[dt.date | None] = []
     dmy: list[dt.date | None] = []
@@ -403,8 +437,13 @@ def read_dates(s: pd.Series) -> DateColumn:
         values[has] = u_values[codes[has]]
     amb_u = np.array([o == "" and a is not None and b is not None and a != b for a, b, o in zip(mdy, dmy, orders)], bool)
     ambiguous = bool(len(uniq) and amb_u[codes[has]].any())
+    u_blank = np.array([u is None or (isinstance(u, str) and not u.strip()) or (isinstance(u, float) and u != u)
+                        for u in uniq], dtype=bool)
+    blank = ~has.copy()
+    if len(uniq):
+        blank[has] = u_blank[codes[has]]
     return DateColumn(values, ~np.isnat(values), order, bool(votes_mdy or votes_dmy), ambiguous,
-                      bool(votes_mdy and votes_dmy))
+                      bool(votes_mdy and votes_dmy), blank)
 
 
 # ---------------------------------------------------------------- text for the terminal
