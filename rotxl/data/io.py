@@ -483,8 +483,9 @@ def _joined(values: list[object]) -> str:
 def render_summary(summary: ReadSummary) -> str:
     """The summary as lines of plain text for a terminal (control characters removed)."""
     s = summary
-    where = s.source + (f", sheet {s.sheet!r}" if s.sheet else "")
-    lines = [f"Read {s.rows:,} rows from {where}."]
+    lines = [f"Read {s.rows:,} rows from {s.source}."]
+    if s.sheet:
+        lines.append(f"  Sheet: {s.sheet}.")
     if s.above:
         lines.append(f"  Skipped above the header (row {s.header_row}): " + "; ".join(s.above))
     if s.skipped:
