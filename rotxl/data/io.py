@@ -476,8 +476,18 @@ class ReadSummary:
     issues: list[tuple[str, int]] = field(default_factory=list)  # filled in by the caller (issue_counts)
 
 
+def _filled(v: object) -> bool:
+    return not (v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()))
+
+
 def _joined(values: list[object]) -> str:
-    return " | ".join(printable(v).strip() for v in values)
+    """The filled cells of a line, as one text."""
+    def text(v: object) -> str:
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+            return str(int(v))  # a total read as a number shows as written: 2701, not 2701.0
+        return printable(v).strip()
+
+    return " | ".join(text(v) for v in values if _filled(v))
 
 
 def render_summary(summary: ReadSummary) -> str:
@@ -487,7 +497,8 @@ def render_summary(summary: ReadSummary) -> str:
     if s.sheet:
         lines.append(f"  Sheet: {s.sheet}.")
     if s.above:
-        lines.append(f"  Skipped above the header (row {s.header_row}): " + "; ".join(s.above))
+        row = f" (row {s.header_row})" if s.sheet else ""
+        lines.append(f"  Skipped above the header{row}: " + "; ".join(s.above))
     if s.skipped:
         lines.append(f"  Skipped {len(s.skipped)} report line(s): " + "; ".join(s.skipped))
     if s.mapping:
@@ -574,8 +585,16 @@ def read_export(
     specs = (*columns, *extra)
     try:
         if suffix in TEXT_SUFFIXES:
-            cells, delimiter = _read_csv_cells(path)
             sheet_name = None
+            fast = _read_csv_typed(path, specs, required)
+            if fast is not None:
+                split, h, mapping, names, delimiter = fast
+                try:
+                    return _export_frame(None, h, mapping, names, columns, extra, required,
+                                         ReadSummary(path.name), delimiter, split)
+                except _Reread:
+                    pass
+            cells, delimiter = _read_csv_cells(path)
             h, mapping, names = _find_header(_drop_blank_head(cells), specs, required, path.name)
         else:
             check_xlsx(path)
@@ -601,6 +620,73 @@ def read_export(
                          ReadSummary(path.name, sheet_name), delimiter or delimiter_hint)
 
 
+class _Reread(Exception):
+    """The typed CSV read cannot settle a column (its text is needed): read the file as text."""
+
+
+_PLAIN = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)\s*")
+
+
+def _read_csv_typed(path: Path, specs: tuple[Column, ...], required: set[str]) -> tuple | None:
+    """The fast way to read a plain CSV export: the header found in the first lines, then pandas'
+    C reader parsing the number columns whose first values are plain decimals ("1234.5") straight
+    to floats. None (read it as text instead) when the file is not that plain: UTF-16, quoted line
+    breaks near the top, ';'-separated (its decimal mark may be a comma), or no such column.
+    A value further down that is not a plain decimal makes pandas stop, and the text read follows.
+    """
+    data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data:
+        return None
+    head = data[: 2**20]
+    if len(data) > len(head):
+        head = head[: head.rfind(b"\n") + 1]
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = head.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return None
+    lines = text.splitlines()
+    if any(line.count('"') % 2 for line in lines):
+        return None
+    numbered = [(i, line) for i, line in enumerate(lines) if line.strip()]
+    delimiter = _sniff_delimiter([line for _, line in numbered[: HEADER_ROWS + 5]])
+    if delimiter == ";" or not numbered:
+        return None
+    rows = list(csv.reader([line for _, line in numbered], delimiter=delimiter))
+    filled = [k for k, r in enumerate(rows) if any(c.strip() for c in r)]
+    top = _cells([rows[k] for k in filled[:HEADER_ROWS]]).fillna("")
+    h, mapping, names = _find_header(top, specs, required, path.name)
+    at = filled[h]
+    kinds = {c.header: c.kind for c in specs}
+    peek = rows[at + 1:]
+    floats = []
+    for header, found in mapping.items():
+        if kinds[header] in ("number", "whole", "fraction") and not (
+                kinds[header] == "fraction" and schema.is_percent_header(found)):
+            j = names.index(str(found))
+            if all(j >= len(r) or not r[j] or _PLAIN.fullmatch(r[j]) for r in peek):
+                floats.append(j)
+    if not floats:
+        return None
+    width = max(len(r) for r in rows)
+    try:
+        body = pd.read_csv(path, sep=delimiter, header=None, names=range(width), skiprows=numbered[at][0] + 1,
+                           dtype={j: ("float64" if j in floats else str) for j in range(width)}, encoding=encoding,
+                           keep_default_na=False, na_values={j: [""] for j in floats}, skip_blank_lines=True,
+                           index_col=False)
+    except (ValueError, UnicodeDecodeError):  # a value that is not a plain decimal; a row wider than the top
+        return None
+    if re.search(b"'" + _GUARDED.pattern.encode(), data):
+        for j in body.columns:
+            if j not in floats and body[j].str.startswith("'").any():
+                body[j] = body[j].str.replace(_UNGUARD, "", regex=True)
+    above = [rows[k] for k in filled[:h]]
+    return (above, body, numbered[at][0] + 1), h, mapping, names, delimiter
+
+
 def _drop_blank_head(cells: pd.DataFrame) -> pd.DataFrame:
     """The first rows, blank rows left out (their index is kept, so the header row is found in ``cells``)."""
     head = cells.iloc[: HEADER_ROWS * 4]
@@ -608,15 +694,18 @@ def _drop_blank_head(cells: pd.DataFrame) -> pd.DataFrame:
     return head[filled].iloc[:HEADER_ROWS]
 
 
-def _export_frame(cells: pd.DataFrame, h: int, mapping: dict[str, object], names: list[str],
+def _export_frame(cells: pd.DataFrame | None, h: int, mapping: dict[str, object], names: list[str],
                   columns: tuple[Column, ...], extra: tuple[Column, ...], required: set[str],
-                  summary: ReadSummary, delimiter: str | None) -> pd.DataFrame:
-    head = _drop_blank_head(cells)
-    at = int(head.index[h])  # the header's position in ``cells``
-    summary.header_row = h + 1
-    summary.above = [_joined([v for v in row if v is not None and str(v).strip()]) for row in
-                     head.iloc[:h].itertuples(index=False)]
-    data = cells.iloc[at + 1:]
+                  summary: ReadSummary, delimiter: str | None,
+                  split: tuple[list[list[object]], pd.DataFrame, int] | None = None) -> pd.DataFrame:
+    """The export below its header ``h`` as the spec's frame; ``split`` (lines above the header,
+    the rows below it, the header's row number) when the reader already split the file."""
+    if split is None:
+        head = _drop_blank_head(cells)
+        at = int(head.index[h])  # the header's position in ``cells``
+        split = ([list(row) for row in head.iloc[:h].itertuples(index=False)], cells.iloc[at + 1:], at + 1)
+    above, data, summary.header_row = split
+    summary.above = [_joined(list(row)) for row in above]
     kinds = {c.header: c.kind for c in (*columns, *extra)}
     id_field = next((c.header for c in columns if c.kind == "id" and c.header in required), None)
     n_cols = len(names)
@@ -657,11 +746,11 @@ def _export_frame(cells: pd.DataFrame, h: int, mapping: dict[str, object], names
         for i in sorted(block):
             if not drop[i]:
                 drop[i] = True
-                summary.skipped.append(_joined([v for v in data.iloc[i] if v is not None and str(v).strip()]))
+                summary.skipped.append(_joined(list(data.iloc[i])))
     data = data[~drop] if drop.any() else data
     # Columns: a column with no header and no values is leftover formatting.
     keep: list[int] = []
-    for j in range(cells.shape[1]):
+    for j in range(data.shape[1]):
         header = names[j] if j < n_cols else ""
         if header or not _blank(data.iloc[:, j]).all():
             keep.append(j)
@@ -708,6 +797,8 @@ def _type_columns(df: pd.DataFrame, kinds: dict[str, str], found: dict[str, str]
         if kind in ("number", "fraction", "whole"):
             numbers[header] = values.read_numbers(df[header], kind == "fraction" and schema.is_percent_header(found[header]))
     style = values.file_style(list(numbers.values()), delimiter)
+    if style == "," and any(c.text_needed for c in numbers.values()):
+        raise _Reread  # a column read straight to floats may hold "1.234" meaning 1234
     for header, col in numbers.items():
         name = f"{header} ({found[header]})" if found[header] != header else header
         if not col.decided and col.ambiguous:
@@ -782,8 +873,10 @@ def read_pipeline(path: str | os.PathLike[str], sheet: str | None = None) -> pd.
     df = read_export(path, PIPELINE_COLUMNS, sheet)
     if "Status" not in df.columns and "Stage" in df.columns:
         attrs = dict(df.attrs)
-        keys = df["Stage"].map(lambda v: schema.normalise(v) if isinstance(v, str) else "")
-        df["Status"] = keys.map(lambda k: _CRM_STATUS.get(k, "")).astype(object)
+        codes, stages = pd.factorize(df["Stage"].to_numpy(dtype=object))
+        status = np.array([_CRM_STATUS.get(schema.normalise(v), "") if isinstance(v, str) else "" for v in stages]
+                          + [""], dtype=object)
+        df["Status"] = pd.Series(status[codes], index=df.index, dtype=object)  # code -1 (blank) takes the last
         df.attrs = attrs
     return df
 

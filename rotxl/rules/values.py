@@ -164,6 +164,7 @@ class NumberColumn:
     point_votes: int = 0
     comma_votes: int = 0
     blank: np.ndarray | None = None  # bool: empty or only spaces
+    text_needed: bool = False  # read from floats, its style undecided: the text would be needed
 
 
 def _is_text(v: object) -> bool:
@@ -172,8 +173,8 @@ def _is_text(v: object) -> bool:
 
 def _blank_texts(texts: np.ndarray) -> np.ndarray:
     """"" or only spaces, for an array of str."""
-    blank = texts == ""
-    low = np.flatnonzero(~blank & (texts < "!"))
+    blank = np.zeros(len(texts), dtype=bool)
+    low = np.flatnonzero(texts < "!")  # "" and texts starting with a space or control character
     if low.size:
         blank[low] = np.array([not t.strip() for t in texts[low]], dtype=bool)
     return blank
@@ -206,9 +207,18 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
         v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
         good = np.isfinite(v)
         values[good] = [percent_of(x) for x in v[good]] if percent else v[good]
-        return NumberColumn(values, good, ".", False, False, False, blank=np.isnan(v))
+        col = NumberColumn(values, good, ".", False, False, False, blank=np.isnan(v))
+        # Numbers read from text straight to floats: with no value that is surely decimal, a
+        # "1.234" may have meant 1234 in a file whose decimal mark is a comma.
+        av = np.abs(v[good])
+        sure = (v[good] != np.floor(v[good])) & ((av >= 1000) | (av < 1) | (np.abs(v[good] * 1000 - np.round(v[good] * 1000)) > 1e-6 * av))
+        col.text_needed = bool(not sure.any() and ((av >= 1) & (av < 1000)).any())
+        return col
     arr = s.to_numpy(dtype=object)
-    is_str, numeric, blank = _split_kinds(arr)
+    if isinstance(s.dtype, pd.StringDtype) and not s.hasnans:
+        is_str, numeric, blank = np.ones(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+    else:
+        is_str, numeric, blank = _split_kinds(arr)
     # Numeric cells of a workbook are numbers already (booleans and dates are not numbers).
     if numeric.any():
         v = arr[numeric].astype("float64")
@@ -288,7 +298,7 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
         values[text_idx[by_comma]] = t_comma[by_comma]
     style = "," if comma_votes > point_votes else "."
     col = NumberColumn(values, ok, style, bool(point_votes or comma_votes), ambiguous_rows.size > 0,
-                       bool(point_votes and comma_votes), sorted(currencies, key=lambda c: -currencies[c]),
+                       bool(point_votes and comma_votes), sorted(currencies, key=lambda c: (-currencies[c], c)),
                        point_votes, comma_votes, blank)
     col._ambiguous = (ambiguous_rows, amb_point, amb_comma)  # type: ignore[attr-defined]
     if style == ",":
