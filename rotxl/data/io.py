@@ -171,7 +171,6 @@ XLSX_MAX_CELLS = 5_000_000  # rows × columns of the area a sheet declares or us
 XLSX_MAX_PART_BYTES = 200 * 2**20  # uncompressed size of one part (a sheet, the shared strings)
 XLSX_MAX_BYTES = 1024 * 2**20  # uncompressed size of the whole workbook
 XLSX_MAX_RATIO = 500  # uncompressed ÷ compressed size of a part over 1 MB (real sheets: 5–50)
-_REF = re.compile(rb' r="([A-Za-z]*)(\d+)"')
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]*)"')
 
 
@@ -230,14 +229,49 @@ def check_xlsx(path: str | os.PathLike[str]) -> None:
         raise ReadError(f"{name}: not a readable Excel workbook ({e})") from None
 
 
+def _refs_area(data: bytes) -> tuple[int, int]:
+    """The largest row and column of the cell references (r="XFD1048576") in a piece of sheet XML.
+
+    Vectorised over the bytes: a regex over hundreds of thousands of cells makes an object per
+    cell; this reads the letters and digits after each ' r="' in place.
+    """
+    a = np.frombuffer(data, dtype=np.uint8)
+    if a.size < 24:
+        return 0, 0
+    r = np.flatnonzero(a[1:-20] == 114) + 1  # each "r", then the few that read ' r="'
+    start = r[(a[r - 1] == 32) & (a[r + 1] == 61) & (a[r + 2] == 34)] + 3
+    if not start.size:
+        return 0, 0
+    # References closer than 20 bytes to the end are read with the next chunk (see _check_sheet).
+    at = lambda k: a[start + k]  # noqa: E731
+    n_letters = np.zeros(start.size, np.int64)
+    cols = np.zeros(start.size, np.int64)
+    going = np.ones(start.size, bool)
+    for k in range(5):
+        up = at(k) & 0xDF
+        going &= (up >= 65) & (up <= 90)
+        cols = np.where(going, cols * 26 + (up.astype(np.int64) - 64), cols)
+        n_letters += going
+    if (n_letters > 3).any():
+        return 0, XLSX_MAX_COLUMNS + 1
+    rows = np.zeros(start.size, np.int64)
+    going = np.ones(start.size, bool)
+    for k in range(9):
+        d = a[start + n_letters + k].astype(np.int64) - 48
+        going &= (d >= 0) & (d <= 9)
+        rows = np.where(going, rows * 10 + d, rows)
+    if (going & (a[start + n_letters + 9] >= 48) & (a[start + n_letters + 9] <= 57)).any():
+        return XLSX_MAX_ROWS + 1, int(cols.max())
+    return int(rows.max()), int(cols.max())
+
+
 def _check_sheet(zf: object, info: object, name: str) -> None:
     where = f"{name}: refused: {info.filename}"  # type: ignore[attr-defined]
     rows = cols = size = 0
-    letters: set[bytes] = set()
     tail = b""
     declared = None
     with zf.open(info) as f:  # type: ignore[attr-defined]
-        while chunk := f.read(4 * 2**20):
+        while chunk := f.read(8 * 2**20):
             size += len(chunk)
             if size > XLSX_MAX_PART_BYTES:
                 raise ReadError(f"{where} inflates beyond {XLSX_MAX_PART_BYTES / 2**20:,.0f} MB")
@@ -248,17 +282,11 @@ def _check_sheet(zf: object, info: object, name: str) -> None:
                 if r > XLSX_MAX_ROWS or c > XLSX_MAX_COLUMNS or r * c > XLSX_MAX_CELLS:
                     raise ReadError(f"{where} declares the area {declared} ({r:,} rows × {c:,} columns); "
                                     f"rotxl reads sheets of up to {XLSX_MAX_CELLS:,} cells")
-            refs = _REF.findall(data)
-            if refs:
-                letters.update(x for x, _ in refs)
-                # The longest row number is the largest; compare only those.
-                digits = [d for _, d in refs]
-                width = max(map(len, digits))
-                rows = max(rows, max(int(d) for d in digits if len(d) == width))
-            tail = data[-64:]
-    cols = max((_column_number(x.decode("ascii")) for x in letters if x and len(x) <= 4), default=0)
-    if any(len(x) > 3 for x in letters):
-        cols = XLSX_MAX_COLUMNS + 1
+            r, c = _refs_area(data)
+            rows, cols = max(rows, r), max(cols, c)
+            tail = data[-32:]  # a reference cut in two by the chunk is read whole in the next one
+    r, c = _refs_area(tail + bytes(32))  # and the last few bytes
+    rows, cols = max(rows, r), max(cols, c)
     if rows > XLSX_MAX_ROWS or cols > XLSX_MAX_COLUMNS or rows * max(cols, 1) > XLSX_MAX_CELLS:
         raise ReadError(f"{where} uses cells up to row {rows:,}, column {cols:,}; "
                         f"rotxl reads sheets of up to {XLSX_MAX_CELLS:,} cells")
@@ -273,26 +301,6 @@ def _excel_value(v: object) -> object:
     return v
 
 
-def _sheet_names(path: Path) -> list[str]:
-    try:
-        from python_calamine import CalamineWorkbook
-    except ImportError:
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(path, read_only=True)
-            try:
-                return list(wb.sheetnames)
-            finally:
-                wb.close()
-        except Exception as e:  # noqa: BLE001 - zip, XML and format errors of a damaged file
-            raise ReadError(f"{path.name}: not a readable Excel workbook ({e})") from None
-    try:
-        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
-    except Exception as e:  # noqa: BLE001 - calamine raises its own error types for zip/XML/format problems
-        raise ReadError(f"{path.name}: not a readable Excel workbook ({e})") from None
-
-
 def _pick_sheet(names: list[str], sheet: str | None, source: str) -> str:
     if not names:
         raise ReadError(f"{source}: the workbook has no sheets")
@@ -304,18 +312,45 @@ def _pick_sheet(names: list[str], sheet: str | None, source: str) -> str:
     raise ReadError(f"{source}: no sheet named {sheet!r}; its sheets are " + ", ".join(repr(n) for n in names))
 
 
-def _read_sheet(path: Path, name: str) -> pd.DataFrame:
-    """One sheet's cells (call check_xlsx first), header row included, as a frame of objects."""
-    try:
-        # Optional: calamine is fast but has no wheel on some platforms (e.g. Pyodide).
-        from python_calamine import CalamineWorkbook
-    except ImportError:
-        return _read_sheet_openpyxl(path, name)
-    try:
-        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as e:  # noqa: BLE001 - calamine raises its own error types for zip/XML/format problems
-        raise ReadError(f"{path.name}: not a readable Excel workbook ({e})") from None
-    return _workbook_cells(rows)
+class _Workbook:
+    """A workbook opened once (call check_xlsx first): its sheet names, and one sheet's cells."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            # Optional: calamine is fast but has no wheel on some platforms (e.g. Pyodide).
+            from python_calamine import CalamineWorkbook
+        except ImportError:
+            self.calamine = None
+            self.names = self._openpyxl_names()
+            return
+        try:
+            self.calamine = CalamineWorkbook.from_path(str(path))
+            self.names = list(self.calamine.sheet_names)
+        except Exception as e:  # noqa: BLE001 - calamine raises its own error types for zip/XML/format problems
+            raise ReadError(f"{path.name}: not a readable Excel workbook ({e})") from None
+
+    def _openpyxl_names(self) -> list[str]:
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(self.path, read_only=True)
+            try:
+                return list(wb.sheetnames)
+            finally:
+                wb.close()
+        except Exception as e:  # noqa: BLE001 - zip, XML and format errors of a damaged file
+            raise ReadError(f"{self.path.name}: not a readable Excel workbook ({e})") from None
+
+    def read(self, name: str) -> pd.DataFrame:
+        """One sheet's cells, header row included, as a frame of objects."""
+        if self.calamine is None:
+            return _read_sheet_openpyxl(self.path, name)
+        try:
+            rows = self.calamine.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as e:  # noqa: BLE001 - calamine raises its own error types for zip/XML/format problems
+            raise ReadError(f"{self.path.name}: not a readable Excel workbook ({e})") from None
+        return _workbook_cells(rows)
 
 
 def _read_sheet_openpyxl(path: Path, name: str) -> pd.DataFrame:
@@ -335,14 +370,24 @@ def _read_sheet_openpyxl(path: Path, name: str) -> pd.DataFrame:
 
 
 def _workbook_cells(rows: list[list[object]]) -> pd.DataFrame:
-    """Cells as typed: blanks None, whole numbers int (XLSX stores doubles), column by column."""
+    """Cells as typed, column by column: blanks None; in a column mixing text and numbers (IDs),
+    whole numbers as ints (XLSX stores doubles: 1001, not 1001.0)."""
     cells = _cells(rows)
     for j in cells.columns:
         col = cells[j].to_numpy(dtype=object)
-        is_float = np.fromiter((type(v) is float for v in col), bool, len(col))
-        blank = np.fromiter((v is None or v == "" for v in col), bool, len(col))
-        if is_float.any() or blank.any():
-            cells[j] = [_excel_value(v) for v in col] if is_float.any() else np.where(blank, None, col)
+        empty = col == ""
+        if np.any(empty):
+            col = col.copy()
+            col[empty] = None
+        if pd.api.types.infer_dtype(col, skipna=True) not in ("string", "floating", "integer", "empty", "boolean"):
+            is_float = np.fromiter((type(v) is float for v in col), bool, len(col))
+            if is_float.any():
+                idx = np.flatnonzero(is_float)
+                f = col[idx].astype("float64")
+                whole = (f == np.floor(f)) & (np.abs(f) < 2**53)
+                col = col.copy()
+                col[idx[whole]] = f[whole].astype(np.int64).tolist()
+        cells[j] = pd.Series(col, dtype=object)
     return cells
 
 
@@ -435,12 +480,13 @@ def read_table(path: str | os.PathLike[str], sheet: str | None = None) -> pd.Dat
             attrs["delimiter"] = delimiter
         else:
             check_xlsx(path)
-            names = _sheet_names(path)
+            book = _Workbook(path)
+            names = book.names
             if not names:
                 raise ReadError(f"{path.name}: the workbook has no sheets")
             # A sheet that is not there: the first one (read_export says so instead).
             name = next((n for n in names if sheet and n.strip().casefold() == sheet.strip().casefold()), names[0])
-            df = _frame(_read_sheet(path, name), f"{path.name}, sheet {name!r}", object)
+            df = _frame(book.read(name), f"{path.name}, sheet {name!r}", object)
             attrs["sheet"] = name
     except OSError as e:
         raise ReadError(f"{path.name}: cannot be opened ({e.strerror or e})") from None
@@ -599,11 +645,12 @@ def read_export(
         else:
             check_xlsx(path)
             delimiter = None
-            names_ = _sheet_names(path)
+            book = _Workbook(path)
+            names_ = book.names
             candidates = [_pick_sheet(names_, sheet, path.name)] if sheet else names_
             first_error: schema.MissingColumnsError | None = None
             for sheet_name in candidates:
-                cells = _read_sheet(path, sheet_name)
+                cells = book.read(sheet_name)
                 try:
                     h, mapping, names = _find_header(_drop_blank_head(cells), specs, required,
                                                      f"{path.name}, sheet {sheet_name!r}")
