@@ -250,6 +250,8 @@ def _refs_area(data: bytes) -> tuple[int, int]:
     for k in range(5):
         up = at(k) & 0xDF
         going &= (up >= 65) & (up <= 90)
+        if not going.any():
+            break
         cols = np.where(going, cols * 26 + (up.astype(np.int64) - 64), cols)
         n_letters += going
     if (n_letters > 3).any():
@@ -259,6 +261,8 @@ def _refs_area(data: bytes) -> tuple[int, int]:
     for k in range(9):
         d = a[start + n_letters + k].astype(np.int64) - 48
         going &= (d >= 0) & (d <= 9)
+        if not going.any():
+            break
         rows = np.where(going, rows * 10 + d, rows)
     if (going & (a[start + n_letters + 9] >= 48) & (a[start + n_letters + 9] <= 57)).any():
         return XLSX_MAX_ROWS + 1, int(cols.max())
@@ -370,8 +374,7 @@ def _read_sheet_openpyxl(path: Path, name: str) -> pd.DataFrame:
 
 
 def _workbook_cells(rows: list[list[object]]) -> pd.DataFrame:
-    """Cells as typed, column by column: blanks None; in a column mixing text and numbers (IDs),
-    whole numbers as ints (XLSX stores doubles: 1001, not 1001.0)."""
+    """A sheet's cells as calamine gives them, empty cells None."""
     cells = _cells(rows)
     for j in cells.columns:
         col = cells[j].to_numpy(dtype=object)
@@ -379,22 +382,31 @@ def _workbook_cells(rows: list[list[object]]) -> pd.DataFrame:
         if np.any(empty):
             col = col.copy()
             col[empty] = None
-        if pd.api.types.infer_dtype(col, skipna=True) not in ("string", "floating", "integer", "empty", "boolean"):
-            is_float = np.fromiter((type(v) is float for v in col), bool, len(col))
-            if is_float.any():
-                idx = np.flatnonzero(is_float)
-                f = col[idx].astype("float64")
-                whole = (f == np.floor(f)) & (np.abs(f) < 2**53)
-                col = col.copy()
-                col[idx[whole]] = f[whole].astype(np.int64).tolist()
-        cells[j] = pd.Series(col, dtype=object)
+            cells[j] = pd.Series(col, dtype=object)
     return cells
+
+
+def _whole_to_int(col: pd.Series) -> pd.Series:
+    """In a column holding text and numbers (IDs), whole numbers as ints: XLSX stores doubles, and
+    ID 1001 is "1001", not "1001.0"."""
+    arr = col.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty", "boolean", "integer"):
+        return col
+    is_float = np.fromiter((type(v) is float for v in arr), bool, len(arr))
+    if not is_float.any():
+        return col
+    idx = np.flatnonzero(is_float)
+    f = arr[idx].astype("float64")
+    whole = (f == np.floor(f)) & (np.abs(f) < 2**53)
+    arr = arr.copy()
+    arr[idx[whole]] = f[whole].astype(np.int64).tolist()
+    return pd.Series(arr, index=col.index, name=col.name, dtype=object)
 
 
 def _cells(rows: list[list[object]]) -> pd.DataFrame:
     """Rows of unequal length as a rectangle of cells (short rows padded with blanks)."""
-    width = max((len(r) for r in rows), default=0)
-    if all(len(r) == width for r in rows):
+    width = max(map(len, rows), default=0)
+    if min(map(len, rows), default=0) == width:
         return pd.DataFrame(rows, columns=range(width), dtype=object)
     return pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows], columns=range(width), dtype=object)
 
@@ -403,13 +415,13 @@ def _blank(col: pd.Series) -> np.ndarray:
     """Blank cells of one column: None, NaN, "" or only spaces."""
     arr = col.to_numpy(dtype=object)
     blank = pd.isna(arr)
-    texts = arr if isinstance(col.dtype, pd.StringDtype) and not blank.any() else None
-    if texts is not None:
-        # Text only (a CSV column): a blank or all-space text sorts before "!"; strip just those.
-        low = np.flatnonzero(texts < "!")
+    idx = np.flatnonzero(~blank)
+    sub = arr[idx]
+    if isinstance(col.dtype, pd.StringDtype) or pd.api.types.infer_dtype(sub, skipna=False) == "string":
+        # Text only: a blank or all-space text sorts before "!"; strip just those.
+        low = idx[sub < "!"]
     else:
-        is_str = np.fromiter((type(v) is str for v in arr), bool, len(arr))
-        low = np.flatnonzero(is_str)
+        low = idx[np.fromiter((type(v) is str for v in sub), bool, len(sub))]
     if low.size:
         blank[low] = pd.Series(arr[low], dtype=object).str.strip().to_numpy(dtype=object) == ""
     return blank
@@ -444,7 +456,10 @@ def _frame(cells: pd.DataFrame, where: str, dtype: object) -> pd.DataFrame:
         names.append(name)
     body = data[keep].set_axis(names, axis=1)
     if dtype is object:
-        return body.astype(object).where(~blank[1:][:, keep], None)
+        body = body.astype(object).where(~blank[1:][:, keep], None)
+        for name in body.columns:
+            body[name] = _whole_to_int(body[name])
+        return body
     return body.fillna("").astype(str)
 
 
@@ -825,6 +840,10 @@ def _export_frame(cells: pd.DataFrame | None, h: int, mapping: dict[str, object]
         used.add(schema.normalise(name))
         out_names.append(name)
     df = data.iloc[:, keep].set_axis(out_names, axis=1).reset_index(drop=True)
+    typed = {h for h in mapping if kinds[h] in ("number", "fraction", "whole", "date")}
+    for name in df.columns:
+        if name not in typed and df[name].dtype == object:
+            df[name] = _whole_to_int(df[name])
     summary.absent = [c.header for c in columns if c.header not in mapping and c.header in ("Revenue",)]
     _type_columns(df, {h: kinds[h] for h in mapping}, {h: str(mapping[h]) for h in mapping}, summary, delimiter)
     summary.rows = len(df)
