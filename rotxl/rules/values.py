@@ -43,6 +43,9 @@ _NUMBER_TEXT = re.compile(
     re.IGNORECASE,
 )
 _CURRENCY_IN = re.compile(_CURRENCY, re.IGNORECASE)
+_PRE_NOISE = re.compile(r"[\s(]|" + _CURRENCY, re.IGNORECASE)
+_US_MONEY = re.compile(r"(?P<open>\()?(?P<neg>-)?(?P<cur>[$€£¥₹])?(?P<int>[1-9]\d{0,2}(?:,\d{3})+|\d+)"
+                       r"(?:\.(?P<frac>\d+))?(?P<close>\))?")
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,21 @@ def read_number(text: str, percent: bool = False) -> NumberText | None:
     ``percent``: the column holds percentages (its header carries "%"): the value is ÷ 100,
     once, whether or not it ends in "%". None when the text is not a number ("12k", "n/a").
     """
-    m = _NUMBER_TEXT.fullmatch(text.strip())
+    t = text.strip()
+    q = _US_MONEY.fullmatch(t)
+    if q and ("," in q["int"] or q["frac"] is None) and bool(q["open"]) == bool(q["close"]) and not (
+            q["open"] and q["neg"]):
+        # The common case, "$1,234.56", "(1,234.00)" or "1,234", without the general parse.
+        whole, frac = q["int"], q["frac"]
+        sign = -1.0 if q["neg"] or q["open"] else 1.0
+        point = sign * float(whole.replace(",", "") + "." + (frac or "0"))
+        ambiguous = frac is None and whole.count(",") == 1
+        comma = sign * float(whole.replace(",", ".")) if ambiguous else point
+        if percent:
+            point, comma = percent_of(point), percent_of(comma)
+        style = "" if ambiguous or "," not in whole else "."
+        return NumberText(point, comma, style, CURRENCY_SYMBOLS[q["cur"]] if q["cur"] else "")
+    m = _NUMBER_TEXT.fullmatch(t)
     if not m:
         return None
     pre, body, post = m["pre"], m["body"], m["post"]
@@ -108,7 +125,7 @@ def read_number(text: str, percent: bool = False) -> NumberText | None:
             return None
         if c.upper() in CURRENCY_CODES and c != c.upper():
             return None  # "usd 5" is a word, not a code
-    signs = re.sub(r"[\s(]|" + _CURRENCY, "", pre)
+    signs = _PRE_NOISE.sub("", pre)
     opened, closed = pre.count("("), post.count(")")
     pct = post.count("%")
     if len(signs) > 1 or opened != closed or opened > 1 or pct > 1 or (opened and signs):
