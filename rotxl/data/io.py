@@ -414,6 +414,15 @@ def _cells(rows: list[list[object]]) -> pd.DataFrame:
 def _blank(col: pd.Series) -> np.ndarray:
     """Blank cells of one column: None, NaN, "" or only spaces."""
     arr = col.to_numpy(dtype=object)
+    if isinstance(col.dtype, pd.StringDtype):
+        try:  # text read from a CSV has no missing cells: skip looking for them
+            low = np.flatnonzero(arr < "!")
+            blank = np.zeros(len(arr), dtype=bool)
+            if low.size:
+                blank[low] = pd.Series(arr[low], dtype=object).str.strip().to_numpy(dtype=object) == ""
+            return blank
+        except TypeError:
+            pass
     blank = pd.isna(arr)
     idx = np.flatnonzero(~blank)
     sub = arr[idx]
@@ -699,7 +708,7 @@ def _read_csv_typed(path: Path, specs: tuple[Column, ...], required: set[str]) -
     data = path.read_bytes()
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data:
         return None
-    head = data[: 2**20]
+    head = data[: 2**18]
     if len(data) > len(head):
         head = head[: head.rfind(b"\n") + 1]
     for encoding in ("utf-8-sig", "cp1252"):
@@ -723,7 +732,7 @@ def _read_csv_typed(path: Path, specs: tuple[Column, ...], required: set[str]) -
     h, mapping, names = _find_header(top, specs, required, path.name)
     at = filled[h]
     kinds = {c.header: c.kind for c in specs}
-    peek = rows[at + 1:]
+    peek = rows[at + 1: at + 1001]
     floats = []
     for header, found in mapping.items():
         if kinds[header] in ("number", "whole", "fraction") and not (
@@ -741,7 +750,7 @@ def _read_csv_typed(path: Path, specs: tuple[Column, ...], required: set[str]) -
                            index_col=False)
     except (ValueError, UnicodeDecodeError):  # a value that is not a plain decimal; a row wider than the top
         return None
-    if re.search(b"'" + _GUARDED.pattern.encode(), data):
+    if data.find(b"'") >= 0 and re.search(b"'" + _GUARDED.pattern.encode(), data):
         for j in body.columns:
             if j not in floats and body[j].str.startswith("'").any():
                 body[j] = body[j].str.replace(_UNGUARD, "", regex=True)
@@ -863,7 +872,7 @@ def _type_columns(df: pd.DataFrame, kinds: dict[str, str], found: dict[str, str]
         if kind in ("number", "fraction", "whole"):
             numbers[header] = values.read_numbers(df[header], kind == "fraction" and schema.is_percent_header(found[header]))
     style = values.file_style(list(numbers.values()), delimiter)
-    if style == "," and any(c.text_needed for c in numbers.values()):
+    if style == "," and any(values.text_needed(c) for c in numbers.values()):
         raise _Reread  # a column read straight to floats may hold "1.234" meaning 1234
     for header, col in numbers.items():
         name = f"{header} ({found[header]})" if found[header] != header else header

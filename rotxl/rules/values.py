@@ -181,7 +181,7 @@ class NumberColumn:
     point_votes: int = 0
     comma_votes: int = 0
     blank: np.ndarray | None = None  # bool: empty or only spaces
-    text_needed: bool = False  # read from floats, its style undecided: the text would be needed
+    from_floats: bool = False  # read from numbers, not text (a workbook's, or a CSV read typed)
 
 
 def _is_text(v: object) -> bool:
@@ -223,14 +223,11 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
         # a numeric dtype (a frame built in Python, or a workbook column of numbers only)
         v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64")
         good = np.isfinite(v)
-        values[good] = [percent_of(x) for x in v[good]] if percent else v[good]
-        col = NumberColumn(values, good, ".", False, False, False, blank=np.isnan(v))
-        # Numbers read from text straight to floats: with no value that is surely decimal, a
-        # "1.234" may have meant 1234 in a file whose decimal mark is a comma.
-        av = np.abs(v[good])
-        sure = (v[good] != np.floor(v[good])) & ((av >= 1000) | (av < 1) | (np.abs(v[good] * 1000 - np.round(v[good] * 1000)) > 1e-6 * av))
-        col.text_needed = bool(not sure.any() and ((av >= 1) & (av < 1000)).any())
-        return col
+        if percent:
+            values[good] = [percent_of(x) for x in v[good]]
+        else:
+            values = np.where(good, v, np.nan)
+        return NumberColumn(values, good, ".", False, False, False, blank=np.isnan(v), from_floats=True)
     arr = s.to_numpy(dtype=object)
     if isinstance(s.dtype, pd.StringDtype) and not s.hasnans:
         is_str, numeric, blank = np.ones(n, bool), np.zeros(n, bool), np.zeros(n, bool)
@@ -321,6 +318,17 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
     if style == ",":
         col.values[ambiguous_rows] = amb_comma
     return col
+
+
+def text_needed(col: NumberColumn) -> bool:
+    """A column read from numbers whose text could have been a thousands-grouped "1.234": with no
+    value that is surely decimal, in a file whose decimal mark is a comma, its text is needed."""
+    if not col.from_floats:
+        return False
+    v = col.values[col.ok]
+    av = np.abs(v)
+    sure = (v != np.floor(v)) & ((av >= 1000) | (av < 1) | (np.abs(v * 1000 - np.round(v * 1000)) > 1e-6 * av))
+    return bool(not sure.any() and ((av >= 1) & (av < 1000)).any())
 
 
 def settle(col: NumberColumn, style: str) -> None:
