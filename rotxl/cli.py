@@ -34,6 +34,7 @@ from .data.io import (
     write_table,
 )
 from .rules.schema import MissingColumnsError
+from .rules.values import printable
 from .rules.settings import Settings, SettingsError
 
 SHOWN_ROWS = 50
@@ -49,7 +50,8 @@ class Stop(Exception):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"rotxl: {message}", err=True)
+    # Messages quote the file's headers: a header holding an escape sequence must not reach the terminal.
+    click.echo(f"rotxl: {printable(message)}", err=True)
     raise SystemExit(code)
 
 

@@ -527,3 +527,10 @@ def test_the_typed_csv_read_and_the_text_read_agree(tmp_path, monkeypatch):
     assert read_accounts(tmp_path / "titles.csv")["Revenue"].tolist()[:1] == [1200.5]
     assert read_accounts(tmp_path / "comma.csv")["Revenue"].tolist() == [1500.0, 2000.0]
     assert read_accounts(tmp_path / "late-text.csv")["Revenue"].tolist()[-1] == "12k"
+
+
+def test_error_messages_reach_the_terminal_without_control_characters(tmp_path):
+    f = write_csv(tmp_path / "bad.csv", ["Name\x1b[2J,Size\x07", "x,1"])
+    r = CliRunner().invoke(main, ["classify", str(f)])
+    assert r.exit_code == 2 and "bad.csv: missing required column(s)" in r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr and '"Name[2J"' in r.stderr
