@@ -5,7 +5,6 @@ is checked, and so are the skipped lines and the summary text."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import zipfile
 from decimal import Decimal
 from pathlib import Path

@@ -632,7 +632,6 @@ def read_export(
     sheet: str | None = None,
     require: tuple[str, ...] | None = None,
     extra: tuple[Column, ...] = (),
-    delimiter_hint: str | None = None,
 ) -> pd.DataFrame:
     """An export with its columns named as in ``columns`` (SPEC §7.1), values typed.
 
@@ -688,7 +687,7 @@ def read_export(
     except OSError as e:
         raise ReadError(f"{path.name}: cannot be opened ({e.strerror or e})") from None
     return _export_frame(cells, h, mapping, names, columns, extra, required,
-                         ReadSummary(path.name, sheet_name), delimiter or delimiter_hint)
+                         ReadSummary(path.name, sheet_name), delimiter)
 
 
 class _Reread(Exception):
