@@ -533,3 +533,16 @@ def test_error_messages_reach_the_terminal_without_control_characters(tmp_path):
     r = CliRunner().invoke(main, ["classify", str(f)])
     assert r.exit_code == 2 and "bad.csv: missing required column(s)" in r.stderr
     assert "\x1b" not in r.stderr and "\x07" not in r.stderr and '"Name[2J"' in r.stderr
+
+
+def test_many_distinct_formatted_numbers_read_as_one_at_a_time():
+    rng = np.random.default_rng(3)
+    cents = rng.integers(-10**11, 10**11, 5000)
+    texts = [_format(int(c), "us", "$" if k % 3 else "", "before", bool(k % 2)) for k, c in enumerate(cents)]
+    texts += ["$1,234", "12k", "-$-5.00", "$1.234", ""]
+    col = values.read_numbers(pd.Series(texts, dtype=object))
+    one = [values.read_number(t) for t in texts]
+    want = [np.nan if r is None else r.point for r in one]
+    np.testing.assert_array_equal(col.values, np.array(want, dtype=float))
+    assert col.ok.tolist() == [r is not None for r in one]
+    assert col.currencies == ["USD"] and col.decided and col.style == "."

@@ -44,6 +44,8 @@ _NUMBER_TEXT = re.compile(
 )
 _CURRENCY_IN = re.compile(_CURRENCY, re.IGNORECASE)
 _PRE_NOISE = re.compile(r"[\s(]|" + _CURRENCY, re.IGNORECASE)
+# "$1,234.56", "-$1,234.5", "$1,234,567", "$12.50": a decimal point beyond doubt (not "$1,234" or "$1.234").
+_US_BULK = re.compile(r"-?\$?-?(?:[1-9]\d{0,2}(?:,\d{3})+\.\d+|[1-9]\d{0,2}(?:,\d{3}){2,}|\d+\.(?:\d{1,2}|\d{4,}))")
 _US_MONEY = re.compile(r"(?P<open>\()?(?P<neg>-)?(?P<cur>[$€£¥₹])?(?P<int>[1-9]\d{0,2}(?:,\d{3})+|\d+)"
                        r"(?:\.(?P<frac>\d+))?(?P<close>\))?")
 
@@ -263,13 +265,27 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
         u_comma = u_point.copy()
         u_style = np.zeros(len(uniq), dtype=np.int8)
         u_ok = fast_ok.copy()
-        u_cur: dict[int, str] = {}
+        u_cur = np.full(len(uniq), "", dtype=object)
         av = np.abs(fast)
         frac = fast_ok & (fast != np.floor(fast))
         surely_point = frac & ((av >= 1000) | (av < 1) | (np.abs(fast * 1000 - np.round(fast * 1000)) > 1e-6 * av))
         u_style[surely_point] = 1
+        rest = np.flatnonzero(~fast_ok)
+        if rest.size > 1000 and not percent:
+            # Many distinct "$1,234.56": the values whose text surely has a decimal point, in bulk.
+            texts = pd.Series(uniq[rest], dtype=object)
+            bulk = texts.str.fullmatch(_US_BULK).to_numpy(dtype=bool)
+            if bulk.any():
+                idx = rest[bulk]
+                u_point[idx] = u_comma[idx] = pd.to_numeric(
+                    texts[bulk].str.replace(r"[$,]", "", regex=True), errors="coerce").to_numpy(dtype="float64")
+                u_ok[idx] = np.isfinite(u_point[idx])
+                u_style[idx] = np.where(u_ok[idx], 1, 0)
+                u_cur[idx[texts[bulk].str.startswith("$").to_numpy(dtype=bool)
+                          | texts[bulk].str.startswith("-$").to_numpy(dtype=bool)]] = "USD"
+                rest = rest[~bulk]
         # Everything else: formatted numbers, blanks and text, once per distinct text.
-        for i in np.flatnonzero(~fast_ok):
+        for i in rest:
             t = uniq[i]
             if not t.strip():
                 continue
@@ -295,12 +311,14 @@ def read_numbers(s: pd.Series, percent: bool = False) -> NumberColumn:
             u_point[redo] = u_comma[redo] = [percent_of(x) for x in fast[redo]]
         if codes is not None:
             t_point, t_comma, t_style, t_ok = u_point[codes], u_comma[codes], u_style[codes], u_ok[codes]
-            for i, c in u_cur.items():
-                currencies[c] = currencies.get(c, 0) + int(np.count_nonzero(codes == i))
+            per_unique = np.bincount(codes[codes >= 0], minlength=len(uniq))
         else:
             t_point, t_comma, t_style, t_ok = u_point, u_comma, u_style, u_ok
-            for c in u_cur.values():
-                currencies[c] = currencies.get(c, 0) + 1
+            per_unique = np.ones(len(uniq), dtype=np.int64)
+        has_cur = np.flatnonzero(u_cur != "")
+        if has_cur.size:
+            for c, k in pd.Series(per_unique[has_cur]).groupby(u_cur[has_cur]).sum().items():
+                currencies[str(c)] = int(k)
         point_votes, comma_votes = int(np.count_nonzero(t_style == 1)), int(np.count_nonzero(t_style == 2))
         amb = t_ok & (t_style == 0) & (t_point != t_comma)
         ambiguous_rows = text_idx[amb]
