@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,13 +25,16 @@ from .data.io import (
     OutputError,
     ReadError,
     check_output,
+    issue_counts,
     read_accounts,
     read_pipeline,
+    render_summary,
     typed_values,
     write_table,
 )
 from .rules import schema
 from .rules.schema import MissingColumnsError
+from .rules.values import printable
 from .rules.settings import Settings, SettingsError
 
 SHOWN_ROWS = 50
@@ -48,7 +50,8 @@ class Stop(Exception):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"rotxl: {message}", err=True)
+    # Messages quote the file's headers: a header holding an escape sequence must not reach the terminal.
+    click.echo(f"rotxl: {printable(message)}", err=True)
     raise SystemExit(code)
 
 
@@ -70,10 +73,12 @@ def _run(
                 raise Stop(f"{output}: the folder {output.parent} does not exist")
         s = settings()
         df = read(file)
+        if output is not None:
+            check_output(output, len(df), df.shape[1])  # more rows than Excel has: refused before any work
         result = process(df, s)
     except (ReadError, MissingColumnsError, SettingsError, OutputError, Stop) as e:
         _fail(str(e), 2)
-    lines = [f"Read {len(df)} rows from {file.name}.", *(notes or []), *_issue_lines(result), *summary(result)]
+    lines = [*_read_lines(df, result), *(notes or []), *_issue_lines(result), *summary(result)]
     if output is None:
         _print_table(result, view)
     else:
@@ -85,18 +90,20 @@ def _run(
     click.echo("\n".join(lines), err=True)
 
 
+def _read_lines(df: pd.DataFrame, result: pd.DataFrame | None = None) -> list[str]:
+    """The read summary of one export (SPEC §7.1), with its rows' issues by text when the engine ran."""
+    summary = df.attrs.get("summary")
+    if summary is None:
+        return [f"Read {len(df)} rows from {df.attrs.get('source', 'the input')}."]
+    if result is not None:
+        summary.issues = issue_counts(result)
+    return render_summary(summary).splitlines()
+
+
 def _issue_lines(result: pd.DataFrame) -> list[str]:
-    issues = result["Issues"].fillna("").astype(str)
-    flagged = issues[issues != ""]
-    lines = [f"Rows with issues: {len(flagged)} (their derived values are left blank)."]
-    # "Duplicate Account ID ACC-7" and "... ACC-9" are one kind of issue.
-    kinds = Counter(
-        re.sub(r"^(Duplicate .+ ID) .*$", r"\1", part) for text in flagged for part in text.split("; ")
-    )
-    lines += [f"  {n} × {text}" for text, n in kinds.most_common(5)]
-    if len(kinds) > 5:
-        lines.append(f"  ... and {len(kinds) - 5} other kinds of issue")
-    return lines
+    # The issues by text are in the read summary above this line.
+    flagged = int((result["Issues"].fillna("").astype(str) != "").sum())
+    return [f"Rows with issues: {flagged} (their derived values are left blank)."]
 
 
 def _number(value: float, fmt: str | None = None) -> str:
@@ -145,25 +152,9 @@ def _pipeline_summary(given: dict[str, object]) -> Callable[[pd.DataFrame], list
 # ---------------------------------------------------------------- revenue from won deals, activities (§7.2, §7.3)
 
 
-def _read_accounts(path: Path, from_deals: bool) -> pd.DataFrame:
+def _read_accounts(path: Path, from_deals: bool, sheet: str | None = None) -> pd.DataFrame:
     """The accounts export; with an opportunities export given, Revenue may be missing (§7.2)."""
-    try:
-        return read_accounts(path)
-    except MissingColumnsError as e:
-        if not from_deals or e.missing != ["Revenue"]:
-            raise
-    # LEAD: once io's read_accounts can leave Revenue out, call that instead of this fallback.
-    from dataclasses import replace
-
-    from .data.io import read_table
-
-    df = read_table(path)
-    columns = tuple(replace(c, required=False) if c.header == "Revenue" else c for c in schema.ACCOUNT_COLUMNS)
-    mapping = schema.resolve(list(df.columns), columns, source=str(df.attrs["source"]))
-    attrs = dict(df.attrs)
-    df = df.rename(columns={found: header for header, found in mapping.items()})
-    df.attrs = attrs
-    return df
+    return read_accounts(path, sheet, require_revenue=not from_deals)
 
 
 def _minutes(value: str | None) -> dict[str, float]:
@@ -267,11 +258,13 @@ _output = click.option(
     help="Write the result to this .csv or .xlsx file (default: show a table).",
 )
 _file = click.argument("file", type=click.Path(path_type=Path))
+_sheet = click.option("--sheet", help="The sheet of an XLSX export to read (default: the first whose header matches).")
 
 
 @main.command()
 @_file
 @_output
+@_sheet
 @click.option("--revenue-high", type=float, help="Revenue at or above this is high (default: 70th percentile).")
 @click.option("--revenue-floor", type=float, help="Revenue below this is a low producer (default: 20th percentile).")
 @click.option("--hours-high", type=float, help="Effective hours above this is high maintenance (default: median).")
@@ -284,6 +277,7 @@ _file = click.argument("file", type=click.Path(path_type=Path))
 def classify(
     file: Path,
     output: Path | None,
+    sheet: str | None,
     revenue_high: float | None,
     revenue_floor: float | None,
     hours_high: float | None,
@@ -305,8 +299,8 @@ def classify(
         return classify_accounts(df, s)
 
     _run(
-        file, output, lambda f: _read_accounts(f, pipeline is not None), process, _account_summary(given), ACCOUNT_VIEW,
-        "Accounts",
+        file, output, lambda f: _read_accounts(f, pipeline is not None, sheet), process, _account_summary(given),
+        ACCOUNT_VIEW, "Accounts",
         lambda: _crm_settings(Settings(), revenue_months, hours_months, minutes).with_(
             revenue_high=revenue_high, revenue_floor=revenue_floor, hours_high=hours_high,
             aggravation_weight=aggravation_weight, as_of=as_of.date() if as_of else None,
@@ -318,6 +312,7 @@ def classify(
 @main.command()
 @_file
 @_output
+@_sheet
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge overdue follow-ups on this date (default: today).")
 @click.option("--p-min", type=click.FloatRange(0, 1), help="Engagement below this is too low (default 0.20).")
 @click.option("--amount-min", type=float, help="Amount below this is too low (default: 25th percentile of open deals).")
@@ -329,6 +324,7 @@ def classify(
 def score(
     file: Path,
     output: Path | None,
+    sheet: str | None,
     as_of: dt.datetime | None,
     p_min: float | None,
     amount_min: float | None,
@@ -346,7 +342,7 @@ def score(
         return score_pipeline(df, s)
 
     _run(
-        file, output, read_pipeline, process, _pipeline_summary(given), PIPELINE_VIEW, "Pipeline",
+        file, output, lambda f: read_pipeline(f, sheet), process, _pipeline_summary(given), PIPELINE_VIEW, "Pipeline",
         lambda: Settings().with_(
             p_min=p_min, amount_min=amount_min, big_deal_amount=big_deal_amount,
             default_deal_hours=default_deal_hours, cadence_days=cadence_days,
@@ -403,9 +399,10 @@ def template(output: Path, force: bool, currency: str) -> None:
 @_force
 @_currency
 @_crm_options
+@_sheet
 def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str,
              activities: Path | None = None, revenue_months: int | None = None, hours_months: int | None = None,
-             minutes: str | None = None) -> None:
+             minutes: str | None = None, sheet: str | None = None) -> None:
     """Build one workbook filled from CRM exports, with live formulas and thresholds."""
     from .excel.workbook import build_workbook
 
@@ -413,15 +410,29 @@ def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, o
 
     def build():
         settings = _crm_settings(Settings(as_of=as_of.date() if as_of else None), revenue_months, hours_months, minutes)
-        acc = _read_accounts(accounts, pipeline is not None)
-        pipe = read_pipeline(pipeline) if pipeline else None
+        acc = _read_accounts(accounts, pipeline is not None, sheet)
+        pipe = read_pipeline(pipeline, sheet) if pipeline else None
+        read_acc, read_pipe = acc, pipe
         acc, pipe, _ = _prepare(acc, pipe, activities, settings, notes)
-        wb = build_workbook(acc, pipe, settings, currency=currency)
+        _echo_read(read_acc, lambda: classify_accounts(acc, settings))
+        if pipe is not None:
+            _echo_read(read_pipe, lambda: score_pipeline(pipe, settings))
         if notes:
             click.echo("\n".join(notes), err=True)
-        return wb
+        return build_workbook(acc, pipe, settings, currency=currency)
 
     _save_workbook(build, output, force)
+
+
+def _echo_read(df: pd.DataFrame, engine: Callable[[], pd.DataFrame] | None = None) -> None:
+    """The read summary of an export on stderr; with its issue counts when the engine can judge it alone."""
+    result = None
+    if engine is not None:
+        try:
+            result = engine()
+        except (MissingColumnsError, SettingsError, KeyError):
+            result = None  # e.g. accounts whose Revenue comes from the deals: judged in the build
+    click.echo("\n".join(_read_lines(df, result)), err=True)
 
 
 def _team_summary(result) -> None:
@@ -446,7 +457,7 @@ def _team_summary(result) -> None:
 
 
 def _run_team(accounts: pd.DataFrame, pipeline: pd.DataFrame, out: Path, as_of: dt.date | None, jobs: int | None,
-              currency: str) -> None:
+              currency: str, crm=None) -> None:
     import sys
 
     from .excel.team import build_team
@@ -482,30 +493,30 @@ _jobs = click.option("--jobs", type=click.IntRange(1, 64), help="Owners built in
 @_jobs
 @_currency
 @_crm_options
+@_sheet
 def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str,
           activities: Path | None = None, revenue_months: int | None = None, hours_months: int | None = None,
-          minutes: str | None = None) -> None:
+          minutes: str | None = None, sheet: str | None = None) -> None:
     """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone typed."""
     day = as_of.date() if as_of else None
-    _build_from(accounts, pipeline, activities, out, day, jobs, currency, revenue_months, hours_months, minutes)
+    _build_from(accounts, pipeline, activities, out, day, jobs, currency, revenue_months, hours_months, minutes, sheet)
 
 
 def _build_from(accounts: Path, pipeline: Path, activities: Path | None, out: Path, as_of: dt.date | None,
                 jobs: int | None, currency: str, revenue_months: int | None = None, hours_months: int | None = None,
-                minutes: str | None = None) -> None:
+                minutes: str | None = None, sheet: str | None = None) -> None:
     notes: list[str] = []
     try:
         settings = _crm_settings(Settings(as_of=as_of), revenue_months, hours_months, minutes)
-        acc, pipe = _read_accounts(accounts, True), read_pipeline(pipeline)
-        # LEAD: hand `crm` to build_team: its unmatched_activities go on the Team Rollup's
-        # "Unmatched Activities" sheet (rotxl.excel.unmatched.write_unmatched_sheet) and its
-        # logged_this_week to the manager's view.
-        acc, pipe, crm = _prepare(acc, pipe, activities, settings, notes)
+        read_acc, read_pipe = _read_accounts(accounts, True, sheet), read_pipeline(pipeline, sheet)
+        acc, pipe, crm = _prepare(read_acc, read_pipe, activities, settings, notes)
     except (ReadError, MissingColumnsError, SettingsError) as e:
         _fail(str(e), 2)
+    _echo_read(read_acc, lambda: classify_accounts(acc, settings))
+    _echo_read(read_pipe, lambda: score_pipeline(pipe, settings))
     if notes:
         click.echo("\n".join(notes), err=True)
-    _run_team(acc, pipe, out, as_of, jobs, currency)
+    _run_team(acc, pipe, out, as_of, jobs, currency, crm)
 
 
 @main.command()

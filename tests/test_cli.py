@@ -154,7 +154,7 @@ def test_xlsx_output_is_typed_and_formatted(tmp_path):
 def test_salesforce_exports_give_the_spec_results(tmp_path):
     sf_accounts = csv_file(
         tmp_path / "sf_accounts.csv",
-        ["Account ID", "Account Name", "Account Owner", "Annual Revenue", "Margin", "Hours", "Aggravation"],
+        ["Account ID", "Account Name", "Account Owner", "Revenue (TTM)", "Margin", "Hours", "Aggravation"],
         ACCOUNTS,
     )
     sf_deals = csv_file(
@@ -180,7 +180,7 @@ def test_salesforce_exports_give_the_spec_results(tmp_path):
 def test_hubspot_exports_give_the_spec_results(tmp_path):
     hs_companies = xlsx_file(
         tmp_path / "hubspot-companies.xlsx",
-        ["Record ID", "Company name", "Company owner", "Annual Revenue", "Margin", "Hours", "Aggravation"],
+        ["Record ID", "Company name", "Company owner", "Bookings", "Margin", "Hours", "Aggravation"],
         ACCOUNTS,
     )
     hs_stage = {"Closed Won": "closedwon", "Closed Lost": "closedlost"}

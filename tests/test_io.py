@@ -6,6 +6,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -161,10 +162,13 @@ def test_unreadable_files_raise_read_error_naming_the_file(tmp_path, monkeypatch
 
 
 def test_read_accounts_renames_matched_columns_and_keeps_the_others(tmp_path):
-    f = write_text(tmp_path / "sf.csv", "Account ID,Account Name,Industry,Annual Revenue,Account Owner,Margin %\nA1,Acme,Retail,5000,Ana,40\n")
+    f = write_text(tmp_path / "sf.csv", "Account ID,Account Name,Industry,Annual Revenue,Revenue (TTM),Account Owner,Margin %\n"
+                                        "A1,Acme,Retail,5000,\"1,200\",Ana,40\n")
     df = read_accounts(f)
-    assert list(df.columns) == ["Account ID", "Account", "Industry", "Revenue", "Owner", "Margin"]
-    assert df["Revenue"].tolist() == ["5000"]  # as typed; the engine reads the number
+    # Annual Revenue is the customer's size (Company Revenue), never Revenue (SPEC §7.2).
+    assert list(df.columns) == ["Account ID", "Account", "Industry", "Company Revenue", "Revenue", "Owner", "Margin"]
+    assert df["Revenue"].tolist() == [1200.0]
+    assert df["Company Revenue"].tolist() == [5000.0]
     assert df["Margin"].tolist() == [0.4]
 
 
@@ -182,7 +186,7 @@ def test_percent_header_divides_numbers_by_100_and_leaves_the_rest(tmp_path):
     f = write_text(tmp_path / "sf.csv", "Opportunity ID,Amount,Probability (%)\nO1,10,60\nO2,10,33.3\nO3,10,60%\nO4,10,high\nO5,10,\nO6,10,0\n")
     p = read_pipeline(f)["Probability"].tolist()
     assert p[:2] == [0.6, 0.333]  # exact decimals, not 0.33299999999999996
-    assert p[2:] == ["60%", "high", "", 0.0]  # "60%" is already a fraction to the engine
+    assert p[2:] == [0.6, "high", "", 0.0]  # ÷ 100 once: "60%" in a "(%)" column is 0.6
     x = write_xlsx(tmp_path / "sf.xlsx", {"Sheet1": [["Opportunity ID", "Amount", "Probability (%)"], ["O1", 10, 60], ["O2", 10, 33.3]]})
     assert read_pipeline(x)["Probability"].tolist() == [0.6, 0.333]
 
@@ -200,7 +204,7 @@ def test_semicolon_files_read_decimal_commas_in_number_columns(tmp_path):
     df = read_accounts(f)
     assert df["Revenue"].tolist() == [1234.56, "12k"]
     assert df["Hours"].tolist() == [12.5, 7.0]
-    assert df["Margin"].tolist() == [0.405, ""]
+    assert df["Margin"].tolist()[0] == 0.405 and np.isnan(df["Margin"].tolist()[1])
     assert df["Account"].tolist() == ["Acme", "Beta"]
 
 

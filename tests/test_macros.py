@@ -276,7 +276,7 @@ def test_import_a_file_merges_by_id_and_keeps_what_was_typed(data):
         "Account ID": ["007", "NEW-2"], "Account": ["=1+2", "@SUM(A1:A9)"], "Owner": ["Ana Souza", "Ben Carter"],
         "Revenue": ["1200", "12k"]})], ignore_index=True)
     export["Industry"] = "Retail"
-    export = export.rename(columns={"Account ID": "Record ID", "Account": "Company name", "Revenue": "Annual Revenue"})
+    export = export.rename(columns={"Account ID": "Record ID", "Account": "Company name", "Revenue": "Revenue (TTM)"})
     path = data["tmp"] / "hubspot companies.csv"
     export.to_csv(path, index=False)
 
@@ -356,7 +356,7 @@ def test_import_a_pasted_export_on_the_import_sheet(data):
     ([["Name", "Size"], ["x", 1]], 'Cannot import the "Import" sheet: it is neither an accounts nor an opportunities '
                                    'export. Accounts need Account ID, Account, Revenue; opportunities need '
                                    'Opportunity ID, Amount. Found "Name", "Size".'),
-    ([["Record ID", "Company", "Annual Revenue", "Amount"], ["1", "x", 5, 6]],
+    ([["Record ID", "Company", "Bookings", "Amount"], ["1", "x", 5, 6]],
      'Cannot import the "Import" sheet: it fits the Accounts and the Pipeline table equally well; rename its '
      "columns to rotxl's (e.g. Account ID or Opportunity ID) and import again."),
     ([["Account ID", "Account", "Revenue"]], 'Nothing to import: the "Import" sheet has a header row but no rows.'),

@@ -27,7 +27,8 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
     Column("Account ID", "id", True, ("Record ID", "Company ID", "Account Number"), True),
     Column("Account", "text", True, ("Account Name", "Company name", "Company"), True),
     Column("Owner", "text", False, ("Account Owner", "Company owner", "Owner Name", "Sales Rep"), True),
-    Column("Revenue", "number", True, ("Annual Revenue", "Revenue (TTM)", "Trailing Revenue"), True),
+    # Never "Annual Revenue": that is the customer's own size (COMPANY_REVENUE, §7.2).
+    Column("Revenue", "number", True, ("Revenue (TTM)", "Trailing Revenue", "Bookings", "Billings"), True),
     Column("Margin", "fraction", False, ("Gross Margin",)),
     Column("Hours", "number", False, ("Hours Spent", "Time Spent", "Maintenance Hours")),
     # §7.3: filled by every build from the activity log; Hours, when typed, wins over it.
@@ -54,6 +55,16 @@ PIPELINE_COLUMNS: tuple[Column, ...] = (
 
 # §7.2: the customer's own size, a firmographic (§10), kept under this name and never Revenue.
 COMPANY_REVENUE = Column("Company Revenue", "number", False, ("Annual Revenue", "Annual Revenue (USD)"), True)
+
+# Headers of the workbook tables beyond their input columns (§5): derived, layout and helper
+# columns. An export column of one of these names (a CRM's own "Segment") is not that column: it
+# is kept as "<name> (CRM)".
+TABLE_HEADERS: dict[str, tuple[str, ...]] = {
+    "Accounts": ("Segment", "Action", "ROT", "Plan Hours", "Logged Hours", "Effective Hours", "ICP Fit", "Issues",
+                 "CRM Sync", "Company Revenue", "Planned Return"),
+    "Pipeline": ("Priority", "Next Follow-up", "Overdue", "Expected Value", "Plan Hours", "Engagement",
+                 "Learned Probability", "Why", "Opportunity ROT", "Issues", "CRM Sync", "Planned Return"),
+}
 # §10: firmographic columns ICP Fit compares, when present (numbers in quintile bands).
 FIRMOGRAPHICS: tuple[str, ...] = ("Industry", "Company Revenue", "Employees", "Country", "State")
 
@@ -93,7 +104,21 @@ class MissingColumnsError(ValueError):
     def __init__(self, missing: list[str], found: list[str], source: str = "the data"):
         self.missing, self.found, self.source = missing, found, source
         hints = []
+        found_keys = {normalise(f) for f in found}
         for name in missing:
+            if name.endswith(" ID"):
+                # A report without its ID column (Salesforce reports leave it out unless added): a
+                # name is not an ID, so no "did you mean Account Name" here.
+                names = {name[:-3], f"{name[:-3]} Name", "Company name", "Deal Name", "Company"}
+                if found_keys & {normalise(n) for n in names}:
+                    hints.append(f'add the "{name}" column to the report in the CRM and export again '
+                                 f"(in Salesforce: Customize, Columns, {name}); a name cannot stand in for an ID")
+                    continue
+            if name == "Revenue" and found_keys & {normalise(n) for n in (COMPANY_REVENUE.header, *COMPANY_REVENUE.aliases)}:
+                hints.append("Annual Revenue is the customer's own size (kept as Company Revenue), not what they paid "
+                             "you: add a Revenue column (e.g. the last 12 months' bookings), or give the opportunities "
+                             "export so Revenue comes from Won deals")
+                continue
             close = closest_header(name, found)
             if close:
                 hints.append(f'did you mean "{close}" for "{name}"?')
@@ -123,16 +148,16 @@ def closest_header(name: str, found: list[str]) -> str | None:
     return keys[match[0]] if match else None
 
 
-def resolve(headers: list[object], columns: tuple[Column, ...], source: str = "the data") -> dict[str, object]:
-    """Map each spec header to the matching header in ``headers``.
+def match(headers: list[object], columns: tuple[Column, ...]) -> dict[str, object]:
+    """Map each spec header to the matching header in ``headers`` (fields with no match left out).
 
-    The spec's own header wins over an alias; among aliases, the first listed wins. A
-    header is used for one field only. Raises MissingColumnsError when a required field
-    has no match.
+    The spec's own header wins over an alias; among aliases, the first listed wins. A header is
+    used for one field only, and the first of two equal headers is the one used.
     """
     by_key: dict[str, object] = {}
     for h in headers:
-        by_key.setdefault(normalise(h), h)
+        if str(h).strip():
+            by_key.setdefault(normalise(h), h)
     taken: set[str] = set()
     mapping: dict[str, object] = {}
     # Two passes so that an exact header ("Account") is never taken as another field's
@@ -148,6 +173,12 @@ def resolve(headers: list[object], columns: tuple[Column, ...], source: str = "t
                     mapping[col.header] = by_key[key]
                     taken.add(key)
                     break
+    return mapping
+
+
+def resolve(headers: list[object], columns: tuple[Column, ...], source: str = "the data") -> dict[str, object]:
+    """``match``, raising MissingColumnsError when a required field has no match."""
+    mapping = match(headers, columns)
     missing = [c.header for c in columns if c.required and c.header not in mapping]
     if missing:
         raise MissingColumnsError(missing, [str(h) for h in headers], source)
