@@ -1,0 +1,362 @@
+"""Learned engagement (SPEC §9) against known truths and against scikit-learn (a dev dependency only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.calibration import _sigmoid_calibration
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.model_selection import KFold
+
+from rotxl.rules import learn
+from rotxl.rules.settings import FACTORS, Settings
+
+AS_OF = dt.date(2026, 11, 1)
+SETTINGS = Settings(as_of=AS_OF)
+SOURCES = np.array(["Referral", "Cold call", "Web", "Event", "Partner"])
+
+
+def history(n: int, seed: int = 0, open_rows: int = 0, near_copy: bool = False):
+    """Deals won with a known logistic probability of Budget, Decision-maker access, Lead Source
+    and Amount; the last ``open_rows`` rows are Open (held out). Returns (frame, true p)."""
+    rng = np.random.default_rng(seed)
+    m = n + open_rows
+    scores = {f: rng.integers(0, 6, m).astype(float) for f in FACTORS}
+    for f in FACTORS:
+        scores[f][rng.random(m) < 0.1] = np.nan
+    amount = np.round(rng.lognormal(10, 1, m), -2)
+    source = SOURCES[rng.integers(0, len(SOURCES), m)]
+    z = (-1.0 + 0.5 * (np.nan_to_num(scores["Budget"], nan=2.5) - 2.5)
+         + 0.3 * (np.nan_to_num(scores["Decision-maker access"], nan=2.5) - 2.5)
+         + np.select([source == "Referral", source == "Cold call"], [1.0, -1.0], 0.0)
+         - 0.3 * (amount > 40000))
+    p = 1 / (1 + np.exp(-z))
+    status = np.where(rng.random(m) < p, "Won", "Lost").astype(object)
+    status[n:] = "Open"
+    df = pd.DataFrame({
+        "Opportunity ID": [f"OPP-{i}" for i in range(m)], "Amount": amount, **scores,
+        "Status": status, "Lost Reason": np.where(status == "Lost", "Price", ""),
+        "Close Date": pd.Timestamp("2026-06-01"), "Lead Source": source,
+    })
+    if near_copy:  # the same column again, 5% of it scrambled: naive Bayes counts it twice
+        copy = source.copy()
+        flip = rng.random(m) < 0.05
+        copy[flip] = SOURCES[rng.integers(0, len(SOURCES), flip.sum())]
+        df["Channel"] = copy
+    return df, p
+
+
+def one_hot(model: learn.Model, df: pd.DataFrame) -> np.ndarray:
+    lev = model.levels(df)
+    sizes = [len(f.keys) for f in model.features]
+    x = np.zeros((len(df), sum(sizes)))
+    off = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    x[np.arange(len(df))[:, None], lev + off[None, :]] = 1.0
+    return x
+
+
+def closed(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["Status"].isin(["Won", "Lost"])]
+
+
+def brier(p, y):
+    return float(np.mean((p - y) ** 2))
+
+
+def logloss(p, y):
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def reference_naive_bayes(train_levels: pd.DataFrame, y: np.ndarray, score_levels: pd.DataFrame) -> np.ndarray:
+    """Odoo's rule written independently: per feature value won/lost counts + 0.1, each divided by
+    the feature's smoothed total; prior odds × Π likelihood ratios; values never seen are skipped."""
+    odds = np.full(len(score_levels), y.sum() / (1 - y).sum())
+    for col in train_levels.columns:
+        table = pd.DataFrame({"v": train_levels[col].to_numpy(), "won": y, "lost": 1 - y}).groupby("v")[["won", "lost"]].sum() + 0.1
+        ratio = (table["won"] / table["won"].sum()) / (table["lost"] / table["lost"].sum())
+        odds *= score_levels[col].map(ratio).fillna(1.0).to_numpy()
+    return odds / (1 + odds)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    df, p = history(2000, open_rows=20000, seed=1)
+    model = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    assert isinstance(model, learn.Model)
+    return df, p, model
+
+
+# ---------------------------------------------------------------- against the truth
+
+
+def test_calibrated_brier_close_to_the_truth_on_held_out_rows(fitted):
+    df, p, model = fitted
+    held = df["Status"] == "Open"
+    prob, why = model.score(df)
+    assert np.isnan(prob[~held]).all() and not np.isnan(prob[held]).any()
+    rng = np.random.default_rng(7)
+    y = (rng.random(held.sum()) < p[held]).astype(float)
+    assert brier(prob[held], y) <= 1.10 * brier(p[held], y)
+    gap = learn.reliability_gap(prob[held], y)
+    assert gap < 0.03, gap
+    assert all(isinstance(w, str) and w.count("odds") == 2 for w in why[held])
+
+
+def test_beats_naive_bayes_on_correlated_columns():
+    df, p = history(2000, open_rows=20000, seed=3, near_copy=True)
+    model = learn.learn_from(df, SETTINGS, ["Lead Source", "Channel"])
+    held = (df["Status"] == "Open").to_numpy()
+    y = (np.random.default_rng(9).random(held.sum()) < p[held]).astype(float)
+    prob = model.score(df)[0][held]
+    train = closed(df)
+    names = [f.name for f in model.features]
+    lev_train = pd.DataFrame(model.levels(train), columns=names)
+    lev_held = pd.DataFrame(model.levels(df[held]), columns=names)
+    nb = reference_naive_bayes(lev_train, (train["Status"] == "Won").to_numpy(float), lev_held)
+    assert logloss(prob, y) < logloss(nb, y)
+    assert brier(prob, y) < brier(nb, y)
+    # and in the model's own out-of-fold evaluation
+    m = model.evaluation.metrics.set_index("Method")
+    assert m.loc["Learned model", "Log loss"] < m.loc["Naive Bayes (Odoo-style)", "Log loss"]
+
+
+def scored_history(n: int, seed: int, open_rows: int):
+    """Deals as salespeople score them: one hidden deal quality moves all five scores together
+    (so the scores overlap), and the outcome follows the quality and the lead source."""
+    rng = np.random.default_rng(seed)
+    m = n + open_rows
+    quality = rng.normal(0, 1, m)
+    scores = {f: np.clip(np.round(2.5 + 1.2 * quality + rng.normal(0, 0.8 + 0.2 * i, m)), 0, 5)
+              for i, f in enumerate(FACTORS)}
+    source = SOURCES[rng.integers(0, len(SOURCES), m)]
+    z = -0.8 + 1.1 * quality + np.select([source == "Referral", source == "Cold call"], [0.8, -0.8], 0.0)
+    p = 1 / (1 + np.exp(-z))
+    status = np.where(rng.random(m) < p, "Won", "Lost").astype(object)
+    status[n:] = "Open"
+    df = pd.DataFrame({"Opportunity ID": [f"OPP-{i}" for i in range(m)], "Amount": np.round(rng.lognormal(10, 1, m), -2),
+                       **scores, "Status": status, "Lost Reason": "Price", "Lead Source": source})
+    return df, p
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_beats_naive_bayes_on_held_out_rows_generally(seed):
+    df, p = scored_history(2000, seed, 20000)
+    model = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    held = (df["Status"] == "Open").to_numpy()
+    y = (np.random.default_rng(seed).random(held.sum()) < p[held]).astype(float)
+    train = closed(df)
+    names = [f.name for f in model.features]
+    nb = reference_naive_bayes(pd.DataFrame(model.levels(train), columns=names), (train["Status"] == "Won").to_numpy(float),
+                               pd.DataFrame(model.levels(df[held]), columns=names))
+    prob = model.score(df)[0][held]
+    assert logloss(prob, y) < logloss(nb, y)
+    assert brier(prob, y) < brier(nb, y)
+
+
+def test_evaluation_baselines_match_independent_references(fitted):
+    df, _, model = fitted
+    train = closed(df)
+    y = (train["Status"] == "Won").to_numpy(float)
+    names = [f.name for f in model.features]
+    lev = pd.DataFrame(model.levels(train), columns=names)
+    fold = np.repeat(np.arange(5), len(y) // 5)
+    nb = np.empty(len(y))
+    base = np.empty(len(y))
+    for f in range(5):
+        inside = fold == f
+        nb[inside] = reference_naive_bayes(lev[~inside], y[~inside], lev[inside])
+        base[inside] = y[~inside].mean()
+    from rotxl.rules.engine import engagement
+
+    five = engagement(np.full(len(y), np.nan), [train[f].to_numpy(float) for f in FACTORS], (3, 2, 2, 2, 1))
+    five = np.where(np.isnan(five), base, five)
+    m = model.evaluation.metrics.set_index("Method")
+    for method, want in (("Naive Bayes (Odoo-style)", nb), ("Base rate", base), ("Five-factor score", five)):
+        assert m.loc[method, "Brier"] == pytest.approx(brier(want, y), rel=1e-12)
+        assert m.loc[method, "Log loss"] == pytest.approx(logloss(want, y), rel=1e-12)
+    assert model.evaluation.rows == len(y) == 2000
+    table = model.evaluation.reliability["Learned model"]
+    assert list(table.columns) == ["Predicted", "Deals", "Average predicted", "Share won"]
+    assert table["Deals"].sum() == 2000 and len(table) == 10
+
+
+def test_auc_counts_ties_as_half():
+    p = np.array([0.1, 0.4, 0.4, 0.8])
+    y = np.array([0, 0, 1, 1.0])
+    # pairs (won, lost): (0.4, 0.1) 1, (0.4, 0.4) ½, (0.8, 0.1) 1, (0.8, 0.4) 1
+    assert learn.auc(p, y) == pytest.approx(3.5 / 4)
+
+
+# ---------------------------------------------------------------- against scikit-learn
+
+
+def test_weights_equal_sklearn_logistic_regression(fitted):
+    df, _, model = fitted
+    train = closed(df)
+    x, y = one_hot(model, train), (train["Status"] == "Won").to_numpy(int)
+    for lam in (model.lam, 0.01, 100.0):
+        sk = LogisticRegression(C=1 / lam, fit_intercept=True, tol=1e-12, max_iter=100000, solver="newton-cholesky").fit(x, y)
+        sizes = [len(f.keys) for f in model.features]
+        lev = model.levels(train)
+        group, glev = learn._groups(lev, sizes)
+        off = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        n = np.bincount(group).astype(float)
+        s = np.bincount(group, weights=y)
+        theta = learn.fit_logistic(glev + off, sizes, n, s, lam)
+        np.testing.assert_allclose(theta[:-1], sk.coef_[0], atol=1e-6)
+        assert theta[-1] == pytest.approx(sk.intercept_[0], abs=1e-6)
+    weights = np.concatenate([f.weights for f in model.features])
+    sk = LogisticRegression(C=1 / model.lam, tol=1e-12, max_iter=100000, solver="newton-cholesky").fit(x, y)
+    np.testing.assert_allclose(weights, sk.coef_[0], atol=1e-6)
+    assert model.intercept == pytest.approx(sk.intercept_[0], abs=1e-6)
+
+
+def test_lambda_is_the_one_sklearn_cross_validation_picks(fitted):
+    df, _, model = fitted
+    train = closed(df)
+    x, y = one_hot(model, train), (train["Status"] == "Won").to_numpy(int)
+    cv = LogisticRegressionCV(Cs=[1 / lam for lam in learn.LAMBDAS], cv=KFold(5), scoring="neg_log_loss", l1_ratios=(0.0,),
+                              use_legacy_attributes=True, tol=1e-10, max_iter=100000, solver="newton-cholesky").fit(x, y)
+    assert 1 / cv.C_[0] == pytest.approx(model.lam)
+    # the CV log loss of each λ, too (equal folds: sklearn's mean of fold means is the pooled mean)
+    sk_loss = -cv.scores_[1].mean(axis=0)
+    ours = np.array([model.cv_log_loss[1 / c] for c in cv.Cs_])
+    np.testing.assert_allclose(ours, sk_loss, rtol=1e-6)
+
+
+def test_platt_fit_equals_sklearn_sigmoid_calibration():
+    rng = np.random.default_rng(5)
+    z = rng.normal(0, 1.5, 3000)
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(0.6 * z - 0.4)))).astype(float)
+    a, b = learn.fit_platt(z, np.ones_like(z), y)
+    sk_a, sk_b = _sigmoid_calibration(z, y)
+    # scikit-learn writes p = 1 / (1 + exp(a·z + b)): the same curve with both signs flipped
+    assert a == pytest.approx(-sk_a, abs=1e-5)
+    assert b == pytest.approx(-sk_b, abs=1e-5)
+    # grouped rows give the same fit as the rows themselves
+    zg, ng, sg = learn._aggregate_scores(np.round(z, 1), y)
+    assert learn.fit_platt(zg, ng, sg) == pytest.approx(learn.fit_platt(np.round(z, 1), np.ones_like(z), y), abs=1e-9)
+
+
+def test_deterministic(fitted):
+    df, _, model = fitted
+    again = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    assert again.intercept == model.intercept and again.a == model.a and again.b == model.b
+    pd.testing.assert_frame_equal(again.weights_table(), model.weights_table())
+    pd.testing.assert_frame_equal(again.evaluation.metrics, model.evaluation.metrics)
+
+
+def test_kfold_matches_sklearn():
+    for n in (40, 41, 44, 1003):
+        want = np.empty(n, dtype=int)
+        for f, (_, test) in enumerate(KFold(5).split(np.zeros(n))):
+            want[test] = f
+        np.testing.assert_array_equal(learn.kfold(n), want)
+
+
+# ---------------------------------------------------------------- edge cases
+
+
+def test_too_few_rows_learns_nothing_and_says_how_many_more():
+    df, _ = history(60, seed=2)
+    df.loc[df.index[:50], "Status"] = "Open"
+    out = learn.learn_from(df, SETTINGS)
+    assert isinstance(out, learn.Shortfall)
+    won, lost = (df["Status"] == "Won").sum(), (df["Status"] == "Lost").sum()
+    assert (out.won, out.lost) == (won, lost)
+    assert f"found {won} won and {lost} lost" in out.message
+    assert f"{20 - won} more won" in out.message and f"{20 - lost} more lost" in out.message
+
+
+def test_one_class_only():
+    df, _ = history(300, seed=2)
+    df["Status"] = "Won"
+    out = learn.learn_from(df, SETTINGS)
+    assert isinstance(out, learn.Shortfall) and out.lost == 0 and "20 more lost" in out.message and "more won" not in out.message
+
+
+def test_close_date_window_and_blank_close_dates():
+    df, _ = history(400, seed=4)
+    df["Close Date"] = pd.Series([pd.Timestamp("2026-06-01")] * 400, dtype=object)
+    df.loc[:99, "Close Date"] = None  # blank: learned from
+    df.loc[100:199, "Close Date"] = pd.Timestamp("2024-10-31")  # a day before AsOf − 24 months: not
+    df.loc[200:209, "Close Date"] = "not a date"  # cannot be placed: not learned from
+    mask, _, since = learn.training_rows(df, SETTINGS)
+    assert since == dt.date(2024, 11, 1)
+    assert mask[:100].all() and not mask[100:210].any() and mask[210:].all()
+    model = learn.learn_from(df, SETTINGS)
+    assert model.won + model.lost == 290
+    recent, _, _ = learn.training_rows(df, Settings(as_of=AS_OF, learn_months=1))  # only blank Close Dates count
+    assert recent.sum() == 100 and recent[:100].all()
+
+
+def test_feature_with_one_level_and_unseen_levels_at_scoring():
+    df, _ = history(500, seed=6, open_rows=4)
+    df["Relationship"] = np.nan  # one level: blank
+    df["Region"] = "North"  # a categorical column with one level
+    model = learn.learn_from(df, SETTINGS, ["Region", "lead source"])
+    rel = next(f for f in model.features if f.name == "Relationship")
+    assert rel.keys == [learn.BLANK, learn.OTHER]
+    assert [f.name for f in model.features][-2:] == ["Region", "Lead Source"]
+    scoring = df.tail(4).copy()
+    scoring["Lead Source"] = ["Trade show", "REFERRAL", "  Referral ", None]
+    scoring["Budget"] = [7, 2.5, "lots", 3]
+    lev = model.levels(scoring)
+    src = next(j for j, f in enumerate(model.features) if f.name == "Lead Source")
+    keys = model.features[src].keys
+    assert [keys[i] for i in lev[:, src]] == [learn.OTHER, "referral", "referral", learn.OTHER]
+    bud = next(j for j, f in enumerate(model.features) if f.name == "Budget")
+    assert [model.features[bud].keys[i] for i in lev[:, bud]] == [learn.OTHER, learn.OTHER, learn.OTHER, "3"]
+    prob, why = model.score(scoring)
+    assert np.isfinite(prob).all()
+    assert learn.OTHER not in " ".join(why)  # the reason names "other", not the key
+
+
+def test_rare_levels_join_other():
+    df, _ = history(500, seed=8)
+    df.loc[:3, "Lead Source"] = "Billboard"  # 4 deals: fewer than 5
+    model = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    src = model.features[-1]
+    assert "billboard" not in src.keys
+    assert src.won[-1] + src.lost[-1] == 4
+
+
+@pytest.mark.parametrize("name", ["Status", "stage", "Deal Stage", "Probability", "Lost Reason", "Close Date", "Engagement"])
+def test_outcome_columns_are_never_features(name):
+    df, _ = history(100)
+    df["Stage"] = "Closed"
+    with pytest.raises(learn.LearnError, match="cannot be learned from"):
+        learn.learn_from(df, SETTINGS, [name])
+
+
+def test_unknown_learn_from_column_names_what_was_found():
+    df, _ = history(100)
+    with pytest.raises(learn.LearnError, match='no column "Industry".*"Lead Source"'):
+        learn.learn_from(df, SETTINGS, ["Industry"])
+    with pytest.raises(learn.LearnError, match="already learned from"):
+        learn.learn_from(df, SETTINGS, ["Budget"])
+
+
+def test_a_million_history_rows_complete_with_sane_memory():
+    n = 1_000_000
+    rng = np.random.default_rng(12)
+    scores = {f: rng.integers(0, 6, n).astype(float) for f in FACTORS}
+    z = -0.5 + 0.4 * (scores["Budget"] - 2.5)
+    df = pd.DataFrame({"Opportunity ID": np.arange(n), "Amount": np.round(rng.lognormal(10, 1, n), -2), **scores,
+                       "Status": np.where(rng.random(n) < 1 / (1 + np.exp(-z)), "Won", "Lost"),
+                       "Lead Source": SOURCES[rng.integers(0, 5, n)]})
+    frame_bytes = df.memory_usage(deep=True).sum()
+    tracemalloc.start()
+    model = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert isinstance(model, learn.Model) and model.won + model.lost == n
+    budget = next(f for f in model.features if f.name == "Budget")
+    assert np.all(np.diff(budget.weights[:6]) > 0)  # the true effect rises with Budget
+    # a dense one-hot matrix alone would be 1,000,000 × 52 × 8 bytes = 416 MB
+    assert peak < 400e6 + 2 * frame_bytes, (peak, frame_bytes)
