@@ -224,7 +224,7 @@ def test_lambda_is_the_one_sklearn_cross_validation_picks(fitted):
                               use_legacy_attributes=True, tol=1e-10, max_iter=100000, solver="newton-cholesky").fit(x, y)
     assert 1 / cv.C_[0] == pytest.approx(model.lam)
     # the CV log loss of each λ, too (equal folds: sklearn's mean of fold means is the pooled mean)
-    sk_loss = -cv.scores_[1].mean(axis=0)
+    sk_loss = -cv.scores_[1].mean(axis=0).ravel()
     ours = np.array([model.cv_log_loss[1 / c] for c in cv.Cs_])
     np.testing.assert_allclose(ours, sk_loss, rtol=1e-6)
 
