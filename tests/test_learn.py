@@ -360,3 +360,51 @@ def test_a_million_history_rows_complete_with_sane_memory():
     assert np.all(np.diff(budget.weights[:6]) > 0)  # the true effect rises with Budget
     # a dense one-hot matrix alone would be 1,000,000 × 52 × 8 bytes = 416 MB
     assert peak < 400e6 + 2 * frame_bytes, (peak, frame_bytes)
+
+
+# ---------------------------------------------------------------- the workbook (LibreOffice recalculates)
+
+
+def test_workbook_learned_probability_formula_equals_the_engine(tmp_path):
+    from spreadsheet import cells, recalculate, sheet
+
+    from rotxl.excel import workbook
+
+    df, _ = history(300, seed=3, open_rows=14)
+    df["Budget"] = df["Budget"].astype(object)
+    tail = df.index[-14:]
+    df.loc[tail[0], "Lead Source"] = "referral "  # case and spaces: the same level
+    df.loc[tail[1], "Lead Source"] = "Trade show"  # never seen: (other)
+    df.loc[tail[2], "Lead Source"] = None  # blank
+    df.loc[tail[3], "Budget"] = 7  # out of range: (other)
+    df.loc[tail[4], "Budget"] = 2.5
+    df.loc[tail[5], "Budget"] = None
+    df.loc[tail[6], "Amount"] = 10**7  # the top band
+    df.loc[tail[7], "Amount"] = None
+    df.loc[tail[8], "Opportunity ID"] = None  # not a deal: blank
+    df.loc[tail[9], "Status"] = "open"
+    df.loc[tail[10], "Lead Source"] = "A*"  # no wildcard matching
+    model = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    model.a, model.b = 1.3, -0.2  # the formula must carry Platt's A and B as the engine does
+    path = tmp_path / "learned.xlsx"
+    workbook.save_workbook(workbook.build_workbook(None, df, SETTINGS, model=model), path)
+    out = recalculate([path], tmp_path / "out")[0]
+    got = sheet(out, "Pipeline")
+    want, why = model.score(df)
+    assert np.isnan(want[:300]).all() and np.isnan(want[tail[8]]) and not np.isnan(np.delete(want[300:], 8)).any()
+    for i, (g, w) in enumerate(zip(got[learn.LEARNED].tolist(), want)):
+        if np.isnan(w):
+            assert g in (None, ""), (i, g)
+        else:
+            assert float(g) == pytest.approx(w, rel=1e-9, abs=1e-12), (i, g, w)
+    assert got[learn.WHY].fillna("").tolist() == [w or "" for w in why]
+    # the Model sheet: named cells and the weights table as the model holds them
+    rows = cells(out, "Model")
+    flat = {r[0]: r[1] for r in rows if r and isinstance(r[0], str)}
+    assert flat["Intercept"] == pytest.approx(model.intercept) and flat["A (Platt)"] == 1.3 and flat["B (Platt)"] == -0.2
+    header = rows[0][7:15]
+    assert header == ["Feature no.", "Feature", "Level", "Key", "Log-odds", "Odds ×", "Won", "Lost"]
+    table = model.weights_table()
+    got_w = [r[11] for r in rows[1:len(table) + 1]]
+    np.testing.assert_allclose(got_w, table["Log-odds"], rtol=1e-12)
+    np.testing.assert_allclose([r[12] for r in rows[1:len(table) + 1]], np.exp(1.3 * table["Log-odds"]), rtol=1e-9)

@@ -23,7 +23,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
-from . import dashboard
+from . import dashboard, model_sheet
 
 from ..rules import engine
 from ..data.files import atomic_write
@@ -356,9 +356,11 @@ def build_workbook(
     pipeline: pd.DataFrame | None = None,
     settings: Settings | None = None,
     currency: str = "$",
+    model=None,
 ) -> Workbook:
     """The workbook, in memory. Thresholds given in ``settings`` are written as numbers,
-    the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf (else =TODAY())."""
+    the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf (else =TODAY()).
+    ``model`` (a rotxl.rules.learn.Model) adds Learned Probability, Why and the Model sheet (§9)."""
     s = settings or Settings()
     wb = Workbook()
     start = wb.active
@@ -368,7 +370,9 @@ def build_workbook(
     pipe_in = _input_frame(pipeline, PIPELINE_COLUMNS, PIPELINE_DERIVED)
     acc_ws, pipe_ws = wb.create_sheet("Accounts"), wb.create_sheet("Pipeline")
     _write_table(acc_ws, "Accounts", acc_in, engine.account_formulas(), currency)
-    _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(), currency)
+    pipe_table = _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(), currency)
+    if model is not None:  # §9 hook: model_sheet owns these two columns
+        model_sheet.add_pipeline_columns(pipe_ws, pipe_table, pipe_in, model)
     _account_cues(acc_ws, max(len(acc_in), 1) + 1 + SPARE_ROWS)
     _pipeline_cues(pipe_ws, max(len(pipe_in), 1) + 1 + SPARE_ROWS)
     dash = wb.create_sheet("Dashboard")
@@ -376,6 +380,8 @@ def build_workbook(
     for name, ref in _write_settings(settings_ws, s, currency).items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
     dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
+    if model is not None:  # §9 hook: the Model sheet, after Settings
+        model_sheet.write(wb.create_sheet("Model"), wb, model, money_format(currency))
     return wb
 
 

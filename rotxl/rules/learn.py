@@ -412,8 +412,11 @@ class Model:
     def levels(self, df: pd.DataFrame) -> np.ndarray:
         """Each row's level index per feature (rows × features); unseen levels are "(other)"."""
         out = np.empty((len(df), len(self.features)), dtype=np.int64)
+        spec = engine._cols(df, PIPELINE_COLUMNS)  # spec columns by header or alias, as the engine reads them
         for j, f in enumerate(self.features):
-            col = df[self.columns[f.name]] if self.columns.get(f.name) in df.columns else pd.Series([None] * len(df), index=df.index)
+            header = self.header(list(df.columns), f)
+            col = spec[f.name] if f.kind != "category" else (
+                df[header] if header is not None else pd.Series([None] * len(df), index=df.index))
             if f.kind == "score":
                 keys = _score_keys(col)
             elif f.kind == "band":
@@ -422,6 +425,12 @@ class Model:
                 keys = _text_keys(col)[0]
             out[:, j] = _index_of(keys, f.keys)
         return out
+
+    @staticmethod
+    def header(columns: list[object], f: Feature) -> object | None:
+        """The column a categorical feature is read from: its name up to case, spaces and punctuation."""
+        key = schema.normalise(f.name)
+        return next((c for c in columns if schema.normalise(c) == key), None)
 
     def log_odds(self, levels: np.ndarray) -> np.ndarray:
         """Per row, the contribution A·w of each feature's level (rows × features)."""
@@ -667,17 +676,19 @@ def _key_formula(f: Feature, x: str) -> str:
     return f'IF(TRIM({x})="","{BLANK}",{inner})'
 
 
-def learned_probability_formula(model: Model, ref) -> str:
+def learned_probability_formula(model: Model, ref, headers: list[object] | None = None) -> str:
     """The Learned Probability column as a native formula over the Model sheet.
 
     Each feature's log-odds is found by SUMPRODUCT over the ModelWeights table (exact,
     case-insensitive text matching with no wildcards, unlike SUMIFS/MATCH, so a level such as
     "A*" or "?" matches only itself); a level not in the table takes the "(other)" row.
+    ``headers`` are the table's headers, so a categorical feature finds its column there.
     """
     no, key, weight = (f"{MODEL_TABLE}[{h}]" for h in ("Feature no.", "Key", "Log-odds"))
     parts = []
     for j, f in enumerate(model.features, start=1):
-        k = _key_formula(f, ref(model.columns[f.name] if f.kind == "category" else f.name))
+        header = f.name if f.kind != "category" or headers is None else (Model.header(headers, f) or f.name)
+        k = _key_formula(f, ref(str(header)))
         level = f'IF(SUMPRODUCT(({no}={j})*({key}={k}))>0,{k},"{OTHER}")'
         parts.append(f"SUMPRODUCT(({no}={j})*({key}={level})*{weight})")
     status = ref("Status")
