@@ -94,6 +94,7 @@ PARAMS = {
     "OPPORTUNITY_PRIORITY": (["amount", "probability", "p_min", "amount_min", "big_deal_amount"], ["status"]),
     "NEXT_FOLLOW_UP": (["last_contact"], ["cadence_days"]),
     "PIPELINE_TABLE": (["pipeline"], ["as_of"]),
+    "LEARNED_PROBABILITY": (["history", "pipeline"], ["learn_from", "as_of"]),
 }
 
 

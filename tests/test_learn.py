@@ -408,3 +408,36 @@ def test_workbook_learned_probability_formula_equals_the_engine(tmp_path):
     got_w = [r[11] for r in rows[1:len(table) + 1]]
     np.testing.assert_allclose(got_w, table["Log-odds"], rtol=1e-12)
     np.testing.assert_allclose([r[12] for r in rows[1:len(table) + 1]], np.exp(1.3 * table["Log-odds"]), rtol=1e-9)
+
+
+# ---------------------------------------------------------------- the worksheet function (xlwings' call path)
+
+
+def _range(df: pd.DataFrame) -> list[list[object]]:
+    """A frame as Office.js hands a range over: dates as serial numbers, blanks as None."""
+    def cell(v):
+        if isinstance(v, pd.Timestamp):
+            return (v.date() - dt.date(1899, 12, 30)).days
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        return v.item() if isinstance(v, np.generic) else v
+    return [list(df.columns), *([cell(v) for v in row] for row in df.astype(object).itertuples(index=False))]
+
+
+def test_learned_probability_function_spills_the_engines_scores():
+    from test_functions import c, call, err
+
+    df, _ = history(200, seed=13, open_rows=6)
+    serial = (AS_OF - dt.date(1899, 12, 30)).days
+    result = call("LEARNED_PROBABILITY", _range(df), _range(df.tail(6)), c("Lead Source"), c(serial))
+    model = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    prob, why = model.score(df.tail(6))
+    assert result[0] == [learn.LEARNED, learn.WHY]
+    assert [r[0] for r in result[1:]] == pytest.approx(list(prob), rel=1e-12)
+    assert [r[1] for r in result[1:]] == list(why)
+    # too few closed deals: the message, in one cell
+    short = call("LEARNED_PROBABILITY", _range(df.head(30)), _range(df.tail(6)), c(None), c(serial))
+    assert short[0][0].startswith("Nothing learned") and "more" in short[0][0]
+    # an outcome column named to learn from: #VALUE!
+    bad = call("LEARNED_PROBABILITY", _range(df), _range(df.tail(6)), c("Status"), c(serial))
+    assert bad == [[err("#VALUE!")]]
