@@ -441,3 +441,46 @@ def test_learned_probability_function_spills_the_engines_scores():
     # an outcome column named to learn from: #VALUE!
     bad = call("LEARNED_PROBABILITY", _range(df), _range(df.tail(6)), c("Status"), c(serial))
     assert bad == [[err("#VALUE!")]]
+
+
+# ---------------------------------------------------------------- the "Learn from history" action (xlwings' remote Book)
+
+
+def test_learn_from_history_action_writes_the_engines_scores(tmp_path):
+    from spreadsheet import recalculate
+    from test_macros import actions, book_of, message, payload, table
+
+    from rotxl.excel import macros
+    from rotxl.excel.workbook import build_workbook, save_workbook
+
+    df, _ = history(120, seed=17, open_rows=8)
+    df.loc[df.index[-1], "Lead Source"] = "=HYPERLINK(\"x\")"
+    wb = build_workbook(None, df, SETTINGS)
+    save_workbook(wb, tmp_path / "h.xlsx")
+    p = payload(wb, recalculate([tmp_path / "h.xlsx"], tmp_path / "out")[0], "h.xlsx")
+    pipe = wb.sheetnames.index("Pipeline")
+    book = book_of(p)
+    macros.learn_from_history(book)
+    prompt, mode = message(book)
+    assert mode == "info" and prompt.startswith("Learned from 120 closed deals") and "8 open deals" in prompt
+    frame = table(p, pipe)
+    model = learn.learn_from(frame, SETTINGS)
+    prob, why = model.score(frame)
+    added = [a["args"][2] for a in actions(book, "addTableColumn", pipe)]
+    assert added == [learn.LEARNED, learn.WHY]
+    block = next(a for a in actions(book, "setValues", pipe) if a["column_count"] == 2)["values"]
+    assert len(block) == len(frame) == 128
+    assert [r[0] for r in block[-8:]] == pytest.approx(list(prob[-8:]), rel=1e-12)
+    assert all(r == ["", ""] for r in block[:120])
+    assert [r[1] for r in block[-8:]] == list(why[-8:])
+    model_sheet = next(a for a in actions(book, "addSheet"))
+    assert model_sheet["args"][1] == "Model"
+    # too few deals: a message, and nothing written
+    few = df.copy()
+    few.loc[few.index[:110], "Status"] = "Open"
+    wb = build_workbook(None, few, SETTINGS)
+    save_workbook(wb, tmp_path / "few.xlsx")
+    book = book_of(payload(wb, recalculate([tmp_path / "few.xlsx"], tmp_path / "out2")[0], "few.xlsx"))
+    macros.learn_from_history(book)
+    prompt, mode = message(book)
+    assert prompt.startswith("Nothing learned") and not actions(book, "setValues")

@@ -74,6 +74,12 @@ def freeze_thresholds(book: xw.Book):
 def live_thresholds(book: xw.Book):
     """Let the thresholds follow the data again."""
     macros.live_thresholds(book)
+
+
+@script
+def learn_from_history(book: xw.Book):
+    """Learn from the Pipeline's won and lost deals how likely each open deal is to be won, and why."""
+    macros.learn_from_history(book)
 '''
 
 
@@ -104,7 +110,7 @@ editor, and requirements.txt (next to it) into the requirements.txt tab.
 
 You get every rotxl worksheet function (=ROT(...), =ROT_SEGMENT(...), =ROT_TABLE(...),
 =PIPELINE_TABLE(...) and the rest) and the scripts Import export, Prioritise, Check, Freeze
-thresholds and Live thresholds, for a workbook made by rotxl (rotxl template, rotxl workbook).
+thresholds, Live thresholds and Learn from history, for a workbook made by rotxl (rotxl template, rotxl workbook).
 Import export reads the CRM export from a sheet named Import: paste the export there (header
 row first) and run the script. Building team workbooks writes files, so it is for desktop
 Excel (the rotxl add-in) or the command line (rotxl build).
