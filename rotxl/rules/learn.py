@@ -172,55 +172,86 @@ def resolve_learn_from(columns: list[object], learn_from: tuple[str, ...] | list
 
 
 def _expit(z: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -z))
+    with np.errstate(over="ignore"):  # exp(−z) → inf for z below −709 gives 1/inf = 0, as it should
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def _offsets(sizes: list[int]) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
 
-def _hessian(cols: np.ndarray, d: np.ndarray, k: int, offsets: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Xᵀ·diag(d)·X of the one-hot matrix whose row g has ones at cols[g] (one per feature).
+class OneHot:
+    """The one-hot matrix whose row g has a one at cols[g, j] for each feature j, never materialised.
 
-    A row has one level per feature, so a feature's own block is diagonal; each pair of
-    features is one bincount over their joint levels.
+    Xᵀ·diag(d)·X is what Newton's method needs each step. A row has one level per feature, so a
+    feature's own block is diagonal, and each pair of features is a table of joint counts: all
+    pairs come out of one bincount over codes computed once (and reused for every λ).
     """
-    f = cols.shape[1]
-    h = np.zeros((k, k))
-    local = cols - offsets[None, :]
-    for a in range(f):
-        oa, na = offsets[a], sizes[a]
-        h[np.arange(oa, oa + na), np.arange(oa, oa + na)] = np.bincount(local[:, a], weights=d, minlength=na)
-        for b in range(a + 1, f):
-            ob, nb = offsets[b], sizes[b]
-            block = np.bincount(local[:, a] * nb + local[:, b], weights=d, minlength=na * nb).reshape(na, nb)
-            h[oa:oa + na, ob:ob + nb] = block
-            h[ob:ob + nb, oa:oa + na] = block.T
-    return h
+
+    def __init__(self, cols: np.ndarray, sizes: list[int]):
+        self.cols, self.sizes = cols, list(sizes)
+        self.k = int(sum(sizes))
+        self.flat = cols.ravel()
+        offsets = _offsets(sizes)
+        local = cols - offsets[None, :]
+        codes, rows, columns = [], [], []
+        start = 0
+        f = cols.shape[1]
+        for a in range(f):
+            for b in range(a + 1, f):
+                na, nb = sizes[a], sizes[b]
+                codes.append(start + local[:, a] * nb + local[:, b])
+                grid = np.arange(na * nb)
+                rows.append(offsets[a] + grid // nb)
+                columns.append(offsets[b] + grid % nb)
+                start += na * nb
+        self.pairs = len(codes)
+        self.total = start
+        dtype = np.int32 if start < 2**31 else np.int64
+        self.codes = np.concatenate(codes).astype(dtype) if codes else np.zeros(0, dtype=np.int64)
+        self.rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        self.columns = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+
+    def times(self, w: np.ndarray) -> np.ndarray:
+        """X·w."""
+        return w[self.cols].sum(axis=1)
+
+    def transposed_times(self, v: np.ndarray) -> np.ndarray:
+        """Xᵀ·v."""
+        return np.bincount(self.flat, weights=np.repeat(v, self.cols.shape[1]), minlength=self.k)
+
+    def gram(self, d: np.ndarray) -> np.ndarray:
+        """Xᵀ·diag(d)·X."""
+        h = np.zeros((self.k, self.k))
+        h[np.diag_indices(self.k)] = self.transposed_times(d)
+        if self.pairs:
+            joint = np.bincount(self.codes, weights=np.tile(d, self.pairs), minlength=self.total)
+            h[self.rows, self.columns] = joint
+            h[self.columns, self.rows] = joint
+        return h
 
 
-def fit_logistic(cols: np.ndarray, sizes: list[int], n: np.ndarray, s: np.ndarray, lam: float,
+def fit_logistic(cols: np.ndarray | OneHot, sizes: list[int], n: np.ndarray, s: np.ndarray, lam: float,
                  start: np.ndarray | None = None) -> np.ndarray:
     """Minimise Σ [n·log(1+eᶻ) − s·z] + λ/2·‖w‖², z = b + Σ w[cols], by damped Newton steps.
 
-    ``cols`` (groups × features) are global one-hot column indices (feature j's levels at
-    offset Σ sizes[:j]), ``n`` rows and ``s`` wins per group. Returns θ = (w₀ … w_{k−1}, b); b is not penalised.
+    ``cols`` (groups × features, or their OneHot) are global one-hot column indices (feature j's
+    levels at offset Σ sizes[:j]), ``n`` rows and ``s`` wins per group. Returns
+    θ = (w₀ … w_{k−1}, b); b is not penalised.
     """
-    f = cols.shape[1]
-    k = int(sum(sizes))
-    offsets, size_arr = _offsets(sizes), np.asarray(sizes)
+    x = cols if isinstance(cols, OneHot) else OneHot(cols, sizes)
+    k = x.k
     theta = np.zeros(k + 1)
     if start is not None:
         theta = start.copy()
     else:
         rate = np.clip(s.sum() / n.sum(), 1e-6, 1 - 1e-6)
         theta[k] = np.log(rate / (1 - rate))
-    flat = cols.ravel()
     pen = np.full(k + 1, lam)
     pen[k] = 0.0
 
     def objective(t: np.ndarray) -> tuple[float, np.ndarray]:
-        z = t[k] + t[:k][cols].sum(axis=1)
+        z = t[k] + x.times(t[:k])
         return float(np.sum(n * np.logaddexp(0.0, z) - s * z) + 0.5 * lam * t[:k] @ t[:k]), z
 
     obj, z = objective(theta)
@@ -228,16 +259,18 @@ def fit_logistic(cols: np.ndarray, sizes: list[int], n: np.ndarray, s: np.ndarra
         p = _expit(z)
         r = n * p - s
         grad = pen * theta
-        grad[:k] += np.bincount(flat, weights=np.repeat(r, f), minlength=k)
+        grad[:k] += x.transposed_times(r)
         grad[k] += r.sum()
         d = n * p * (1 - p)
         h = np.empty((k + 1, k + 1))
-        h[:k, :k] = _hessian(cols, d, k, offsets, size_arr)
-        side = np.bincount(flat, weights=np.repeat(d, f), minlength=k)
-        h[:k, k] = h[k, :k] = side
+        h[:k, :k] = x.gram(d)
+        h[:k, k] = h[k, :k] = x.transposed_times(d)
         h[k, k] = d.sum()
         h[np.diag_indices(k + 1)] += pen + 1e-12  # the tiny ridge only guards an all-empty fold
         step = np.linalg.solve(h, grad)
+        if np.max(np.abs(step)) < 1e-11:  # converged: a line search here would only chase rounding noise
+            theta = theta - step
+            break
         decrease = grad @ step
         t = 1.0
         while True:
@@ -277,6 +310,9 @@ def fit_platt(z: np.ndarray, n: np.ndarray, s: np.ndarray) -> tuple[float, float
         d = n * p * (1 - p)
         h = np.array([[d @ (z * z), d @ z], [d @ z, d.sum()]]) + 1e-12 * np.eye(2)
         step = np.linalg.solve(h, grad)
+        if np.max(np.abs(step)) < 1e-12:
+            ab = ab - step
+            break
         t = 1.0
         while True:
             trial = ab - t * step
@@ -566,18 +602,20 @@ def learn_from(df: pd.DataFrame, settings: Settings | None = None, learn_from: t
     cv: dict[float, float] = {}
     oof_z: dict[float, np.ndarray] = {}
     starts: list[np.ndarray | None] = [None] * FOLDS
+    designs = [OneHot(gcols[n_all - fn[f] > 0], sizes) for f in range(FOLDS)]
     for lam in sorted(LAMBDAS, reverse=True):
         z = np.zeros((FOLDS, ngroups))
         total = 0.0
         for f in range(FOLDS):
             tn, ts = n_all - fn[f], s_all - fs[f]
             used = tn > 0
-            theta = fit_logistic(gcols[used], sizes, tn[used], ts[used], lam, starts[f])
+            theta = fit_logistic(designs[f], sizes, tn[used], ts[used], lam, starts[f])
             starts[f] = theta
             z[f] = theta[k] + theta[:k][gcols].sum(axis=1)
             total += _log_loss_sum(z[f], fn[f], fs[f])
         cv[lam] = total / len(y)
         oof_z[lam] = z
+    del designs
     best = min(sorted(LAMBDAS, reverse=True), key=lambda lam: cv[lam])  # min keeps the first: ties take the larger λ
     theta = fit_logistic(gcols, sizes, n_all, s_all, best)
     for f, (off, size) in zip(features, zip(_offsets(sizes), sizes)):
