@@ -484,3 +484,50 @@ def test_learn_from_history_action_writes_the_engines_scores(tmp_path):
     macros.learn_from_history(book)
     prompt, mode = message(book)
     assert prompt.startswith("Nothing learned") and not actions(book, "setValues")
+
+
+# ---------------------------------------------------------------- rotxl learn
+
+
+def test_cli_learn_prints_the_evaluation_and_writes_the_scored_file(tmp_path):
+    from click.testing import CliRunner
+
+    from rotxl.cli import main
+    from rotxl.data.io import read_pipeline
+
+    df, _ = history(300, seed=19, open_rows=12)
+    hist = tmp_path / "history.csv"
+    df.to_csv(hist, index=False)
+    out = tmp_path / "scored.xlsx"
+    run = CliRunner().invoke(main, ["learn", "--history", str(hist), "--learn-from", "lead source", "--score", str(hist),
+                                    "-o", str(out), "--as-of", "2026-11-01"])
+    assert run.exit_code == 0, run.output
+    for text in ("Learned from 300 closed deals", "Naive Bayes (Odoo-style)", "Five-factor score", "Base rate",
+                 "Reliability of the learned model", "90–100%", "12 open deals with a Learned Probability"):
+        assert text in run.output
+    scored = read_pipeline(out)
+    model = learn.learn_from(read_pipeline(hist), SETTINGS, ["Lead Source"])
+    prob, why = model.score(read_pipeline(hist))
+    np.testing.assert_allclose(scored[learn.LEARNED].to_numpy(float), prob, rtol=1e-12)
+    assert scored[learn.WHY].fillna("").tolist() == [w or "" for w in why]
+    assert {"Engagement", "Priority", "Issues"} <= set(scored.columns) and len(scored) == 312
+
+
+def test_cli_learn_stops_with_messages(tmp_path):
+    from click.testing import CliRunner
+
+    from rotxl.cli import main
+
+    df, _ = history(30, seed=19)
+    hist = tmp_path / "history.csv"
+    df.to_csv(hist, index=False)
+    runner = CliRunner()
+    short = runner.invoke(main, ["learn", "--history", str(hist), "--as-of", "2026-11-01"])
+    assert short.exit_code == 0 and "Nothing learned" in short.output
+    out = tmp_path / "scored.csv"
+    short = runner.invoke(main, ["learn", "--history", str(hist), "--score", str(hist), "-o", str(out), "--as-of", "2026-11-01"])
+    assert short.exit_code == 2 and "nothing was written" in short.output and not out.exists()
+    bad = runner.invoke(main, ["learn", "--history", str(hist), "--learn-from", "Lost Reason"])
+    assert bad.exit_code == 2 and "cannot be learned from" in bad.output
+    lone = runner.invoke(main, ["learn", "--history", str(hist), "-o", str(out)])
+    assert lone.exit_code == 2 and "-o needs --score" in lone.output and not out.exists()
