@@ -387,9 +387,10 @@ def test_workbook_learned_probability_formula_equals_the_engine(tmp_path):
     model = learn.learn_from(df, SETTINGS, ["Lead Source"])
     model.a, model.b = 1.3, -0.2  # the formula must carry Platt's A and B as the engine does
     path = tmp_path / "learned.xlsx"
-    workbook.save_workbook(workbook.build_workbook(None, df, SETTINGS, model=model), path)
+    workbook.save_workbook(workbook.build_workbook(None, learn.add_learned(df, model), SETTINGS, model=model), path)
     out = recalculate([path], tmp_path / "out")[0]
     got = sheet(out, "Pipeline")
+    assert list(got.columns).count(learn.LEARNED) == 1 and list(got.columns).count(learn.WHY) == 1
     want, why = model.score(df)
     assert np.isnan(want[:300]).all() and np.isnan(want[tail[8]]) and not np.isnan(np.delete(want[300:], 8)).any()
     for i, (g, w) in enumerate(zip(got[learn.LEARNED].tolist(), want)):

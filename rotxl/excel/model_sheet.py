@@ -30,6 +30,7 @@ WHY_NOTE = ("Written by the build as a value (not a formula): the two feature le
             "most, and by how much. It is refreshed by the next build, not by edits here.")
 LEARNED_NOTE = ("The learned model's chance that this open deal is won: 1 ÷ (1 + EXP(−(ModelA × (ModelIntercept + "
                 "the log-odds of the row's levels on the Model sheet) + ModelB))). Follows edits to the scores.")
+LEARNED_COLUMNS = (learn.LEARNED, learn.WHY)
 WEIGHTS_COLUMN = 8  # the ModelWeights table starts in column H, clear of the blocks on the left
 
 
@@ -64,7 +65,7 @@ def write(ws, wb, model: learn.Model, money: str = "#,##0") -> None:
         wb.defined_names[name] = DefinedName(name, attr_text=f"{quote_sheetname(ws.title)}!$B${i}")
     r += len(named) + 2
     _header(ws, r, ["Amount band edge", "Amount", "Bands: 1 up to the first edge, 5 over the last (quintiles of the amounts learned from)"])
-    edges = list(model.edges) or [0.0]
+    edges = list(model.edges)
     for i, edge in enumerate(edges, start=r + 1):
         put_row(ws, i, [f"Edge {i - r}", float(edge)])
         ws.cell(i, 2).number_format = money

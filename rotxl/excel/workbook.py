@@ -370,6 +370,8 @@ def build_workbook(
     pipe_in = _input_frame(pipeline, PIPELINE_COLUMNS, PIPELINE_DERIVED)
     acc_ws, pipe_ws = wb.create_sheet("Accounts"), wb.create_sheet("Pipeline")
     _write_table(acc_ws, "Accounts", acc_in, engine.account_formulas(), currency)
+    if model is not None:  # §9 hook: a frame scored before (learn.add_learned) gets these columns afresh below
+        pipe_in = pipe_in.drop(columns=list(model_sheet.LEARNED_COLUMNS), errors="ignore")
     pipe_table = _write_table(pipe_ws, "Pipeline", pipe_in, engine.pipeline_formulas(), currency)
     if model is not None:  # §9 hook: model_sheet owns these two columns
         model_sheet.add_pipeline_columns(pipe_ws, pipe_table, pipe_in, model)

@@ -72,7 +72,7 @@ def training_rows(df: pd.DataFrame, settings: Settings) -> tuple[np.ndarray, np.
     Date that is not a date cannot be placed in the window, so that row is not learned from.
     """
     cols = engine._cols(df, PIPELINE_COLUMNS)
-    status, _ = engine.parse_status(cols["Status"])
+    status = _status(cols["Status"])
     close = engine.parse_dates(cols["Close Date"])
     since = _months_before(settings.as_of_date(), settings.learn_months)
     recent = close.blank | (~close.bad & (close.values >= np.datetime64(since, "D")))
@@ -80,16 +80,29 @@ def training_rows(df: pd.DataFrame, settings: Settings) -> tuple[np.ndarray, np.
     return closed & recent, (status == "Won").astype(float), since
 
 
+def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code of each cell, the distinct values): text is read once per distinct value, not per row.
+    A missing cell gets the code of an added None."""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    uniques = pd.Series([*uniques, None], dtype=object)
+    return np.where(codes < 0, len(uniques) - 1, codes), uniques
+
+
+def _status(s: pd.Series) -> np.ndarray:
+    """Open, Won or Lost as engine.parse_status reads them ("" where bad)."""
+    codes, uniques = _distinct(s)
+    return engine.parse_status(uniques)[0][codes]
+
+
 def _text_keys(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(key, label) of each cell of a categorical column, as the formula's LOWER(TRIM(x)) sees it."""
-    text, blank = engine.parse_text(s, id_like=True)
-    codes, uniques = pd.factorize(text.to_numpy(dtype=object))
-    # Excel's TRIM also folds runs of inner spaces; text is normalised once per distinct value.
-    labels = pd.Series(uniques, dtype=object).str.replace(r" {2,}", " ", regex=True)
-    keys = labels.str.lower().to_numpy(dtype=object)
-    key, label = keys[codes], labels.to_numpy(dtype=object)[codes]
-    key[blank], label[blank] = BLANK, BLANK
-    return key, label
+    codes, uniques = _distinct(s)
+    text, blank = engine.parse_text(uniques, id_like=True)
+    # Excel's TRIM also folds runs of inner spaces.
+    labels = text.str.replace(r" {2,}", " ", regex=True).to_numpy(dtype=object, copy=True)
+    keys = pd.Series(labels, dtype=object).str.lower().to_numpy(dtype=object, copy=True)
+    keys[blank], labels[blank] = BLANK, BLANK
+    return keys[codes], labels[codes]
 
 
 def _score_keys(s: pd.Series) -> np.ndarray:
@@ -184,50 +197,48 @@ class OneHot:
     """The one-hot matrix whose row g has a one at cols[g, j] for each feature j, never materialised.
 
     Xᵀ·diag(d)·X is what Newton's method needs each step. A row has one level per feature, so a
-    feature's own block is diagonal, and each pair of features is a table of joint counts: all
-    pairs come out of one bincount over codes computed once (and reused for every λ).
+    feature's own block is diagonal, and each pair of features is a table of joint counts: one
+    bincount per pair over codes computed once (and reused for every λ).
     """
 
     def __init__(self, cols: np.ndarray, sizes: list[int]):
-        self.cols, self.sizes = cols, list(sizes)
+        self.sizes = list(sizes)
         self.k = int(sum(sizes))
-        self.flat = cols.ravel()
+        self.by_feature = np.ascontiguousarray(cols.T)  # one row of global column indices per feature
         offsets = _offsets(sizes)
-        local = cols - offsets[None, :]
-        codes, rows, columns = [], [], []
-        start = 0
-        f = cols.shape[1]
+        local = self.by_feature - offsets[:, None]
+        self.blocks = []  # (codes, rows, columns, size) of each pair of features
+        f = len(sizes)
         for a in range(f):
             for b in range(a + 1, f):
                 na, nb = sizes[a], sizes[b]
-                codes.append(start + local[:, a] * nb + local[:, b])
+                dtype = np.int32 if na * nb < 2**31 else np.int64
                 grid = np.arange(na * nb)
-                rows.append(offsets[a] + grid // nb)
-                columns.append(offsets[b] + grid % nb)
-                start += na * nb
-        self.pairs = len(codes)
-        self.total = start
-        dtype = np.int32 if start < 2**31 else np.int64
-        self.codes = np.concatenate(codes).astype(dtype) if codes else np.zeros(0, dtype=np.int64)
-        self.rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        self.columns = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+                self.blocks.append(((local[a] * nb + local[b]).astype(dtype), offsets[a] + grid // nb,
+                                    offsets[b] + grid % nb, na * nb))
 
     def times(self, w: np.ndarray) -> np.ndarray:
         """X·w."""
-        return w[self.cols].sum(axis=1)
+        out = w[self.by_feature[0]]
+        for idx in self.by_feature[1:]:
+            out = out + w[idx]
+        return out
 
     def transposed_times(self, v: np.ndarray) -> np.ndarray:
         """Xᵀ·v."""
-        return np.bincount(self.flat, weights=np.repeat(v, self.cols.shape[1]), minlength=self.k)
+        out = np.zeros(self.k)
+        for idx in self.by_feature:
+            out += np.bincount(idx, weights=v, minlength=self.k)
+        return out
 
     def gram(self, d: np.ndarray) -> np.ndarray:
         """Xᵀ·diag(d)·X."""
         h = np.zeros((self.k, self.k))
         h[np.diag_indices(self.k)] = self.transposed_times(d)
-        if self.pairs:
-            joint = np.bincount(self.codes, weights=np.tile(d, self.pairs), minlength=self.total)
-            h[self.rows, self.columns] = joint
-            h[self.columns, self.rows] = joint
+        for codes, rows, columns, size in self.blocks:
+            joint = np.bincount(codes, weights=d, minlength=size)
+            h[rows, columns] = joint
+            h[columns, rows] = joint
         return h
 
 
@@ -478,8 +489,9 @@ class Model:
         Mirrored by ``learned_probability_formula``: 1 ÷ (1 + EXP(−(A·(intercept + Σ w) + B))).
         """
         cols = engine._cols(df, PIPELINE_COLUMNS)
-        status, _ = engine.parse_status(cols["Status"])
-        _, id_blank = engine.parse_text(cols["Opportunity ID"], id_like=True)
+        status = _status(cols["Status"])
+        codes, uniques = _distinct(cols["Opportunity ID"])
+        id_blank = engine.parse_text(uniques, id_like=True)[1][codes]
         live = (status == "Open") & ~id_blank
         lev = self.levels(df)
         contrib = self.log_odds(lev)
@@ -564,7 +576,8 @@ def learn_from(df: pd.DataFrame, settings: Settings | None = None, learn_from: t
 
     amounts = engine.parse_numbers(cols[AMOUNT]).values
     amounts = amounts[~np.isnan(amounts)]
-    edges = np.array([engine.percentile_inc(amounts, q) for q in (0.2, 0.4, 0.6, 0.8)]) if amounts.size else np.zeros(0)
+    # No amount at all learned from: four zero edges, so the engine and the formula still agree (all blank anyway).
+    edges = np.array([engine.percentile_inc(amounts, q) for q in (0.2, 0.4, 0.6, 0.8)]) if amounts.size else np.zeros(4)
 
     features: list[Feature] = []
     keyed: list[np.ndarray] = []
