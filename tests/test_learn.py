@@ -388,6 +388,9 @@ def test_workbook_learned_probability_formula_equals_the_engine(tmp_path):
     model.a, model.b = 1.3, -0.2  # the formula must carry Platt's A and B as the engine does
     path = tmp_path / "learned.xlsx"
     workbook.save_workbook(workbook.build_workbook(None, learn.add_learned(df, model), SETTINGS, model=model), path)
+    from test_workbook import _schema_errors
+
+    assert _schema_errors(path) == []  # the Model sheet, its table, notes and chart open in Excel without repair
     out = recalculate([path], tmp_path / "out")[0]
     got = sheet(out, "Pipeline")
     assert list(got.columns).count(learn.LEARNED) == 1 and list(got.columns).count(learn.WHY) == 1

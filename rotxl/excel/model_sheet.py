@@ -103,7 +103,7 @@ def _write_evaluation(ws, model: learn.Model, r: int) -> int:
         put_row(ws, i, [row[0], int(row[1]), *(None if pd.isna(v) else float(v) for v in row[2:])])
         ws.cell(i, 3).number_format = ws.cell(i, 4).number_format = "0.0%"
     last = first + len(table) - 1
-    chart = ScatterChart()
+    chart = ScatterChart(scatterStyle="lineMarker")  # the schema requires the style element
     chart.title = "Predicted vs won (learned model)"
     chart.style = 13
     chart.x_axis.title = "Average predicted"
