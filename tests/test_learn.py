@@ -535,3 +535,16 @@ def test_cli_learn_stops_with_messages(tmp_path):
     assert bad.exit_code == 2 and "cannot be learned from" in bad.output
     lone = runner.invoke(main, ["learn", "--history", str(hist), "-o", str(out)])
     assert lone.exit_code == 2 and "-o needs --score" in lone.output and not out.exists()
+
+
+def test_no_signal_learns_the_base_rate_and_keeps_no_platt_slope_below_zero():
+    # Nothing to learn from: only the folds' slightly different win rates are left, and a
+    # negative Platt slope fitted to them would turn the ranking around. It is not kept.
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"Opportunity ID": range(200), "Amount": 1000.0, **{f: np.nan for f in FACTORS},
+                       "Status": np.where(rng.random(200) < 0.3, "Won", "Lost")})
+    df.loc[:9, "Status"] = "Open"
+    model = learn.learn_from(df, SETTINGS)
+    assert not model.platt_kept and (model.a, model.b) == (1.0, 0.0) and model.lam == 1e4
+    rate = (df["Status"] == "Won").sum() / 190
+    np.testing.assert_allclose(model.score(df)[0][:10], rate, rtol=1e-9)

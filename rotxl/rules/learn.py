@@ -339,6 +339,14 @@ def fit_platt(z: np.ndarray, n: np.ndarray, s: np.ndarray) -> tuple[float, float
     return float(ab[0]), float(ab[1])
 
 
+def _calibration(z: np.ndarray, n: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """Platt's (A, B), or (1, 0) when the fitted slope is not positive: a slope ≤ 0 would turn
+    the model's ranking around (or flatten it), which is no calibration. It happens when the
+    scores carry no signal and only the folds' slightly different base rates are left to fit."""
+    a, b = fit_platt(z, n, s)
+    return (a, b) if a > 0 else (1.0, 0.0)
+
+
 def kfold(n: int, folds: int = FOLDS) -> np.ndarray:
     """The fold of each row: contiguous blocks in row order, the first n % folds one longer (KFold)."""
     sizes = np.full(folds, n // folds)
@@ -643,12 +651,14 @@ def learn_from(df: pd.DataFrame, settings: Settings | None = None, learn_from: t
     cal_p = np.empty(len(y))
     for f in range(FOLDS):
         inside = fold == f
-        a, b = fit_platt(*_aggregate_scores(zrow[~inside], y[~inside]))
+        a, b = _calibration(*_aggregate_scores(zrow[~inside], y[~inside]))
         cal_p[inside] = _expit(a * zrow[inside] + b)
         raw_loss += log_loss(_expit(zrow[inside]), y[inside]) * inside.sum()
         cal_loss += log_loss(cal_p[inside], y[inside]) * inside.sum()
-    kept = cal_loss < raw_loss
-    a, b = fit_platt(zg, ng, sg) if kept else (1.0, 0.0)
+    a, b = _calibration(zg, ng, sg)
+    kept = cal_loss < raw_loss and (a, b) != (1.0, 0.0)
+    if not kept:
+        a, b = 1.0, 0.0
 
     predictions = {
         "Learned model": cal_p if kept else _expit(zrow),
