@@ -43,15 +43,25 @@ def _header(ws, row: int, values: list[str], first: int = 1) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="center")
 
 
+def _note(ws, row: int, text: str, font: Font = NOTE) -> None:
+    """A line of explanation across the left-hand blocks (A:F), wrapped so it never runs under the weights table."""
+    cell = put(ws, row, 1, text)
+    cell.font = font
+    cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=WEIGHTS_COLUMN - 2)
+    ws.row_dimensions[row].height = 15 * max(1, -(-len(text) // 115))
+
+
 def write(ws, wb, model: learn.Model, money: str = "#,##0") -> None:
     """Fill ``ws`` (the Model sheet) and define its names in ``wb``."""
     put(ws, 1, 1, "Model: learned engagement").font = TITLE
+    ws.row_dimensions[1].height = 30  # room for the weights table's wrapped headers
     lines = model.summary() + [
         "Learned Probability (Pipeline) = 1 ÷ (1 + EXP(−(A × (intercept + the log-odds of the deal's levels) + B))). "
         "Edit a log-odds below and the Pipeline follows; the next build relearns them.",
     ]
     for r, text in enumerate(lines, start=2):
-        put(ws, r, 1, text).font = NOTE
+        _note(ws, r, text)
     r = len(lines) + 3
     _header(ws, r, ["Setting", "Value", "What it means"])
     named = [
@@ -64,7 +74,9 @@ def write(ws, wb, model: learn.Model, money: str = "#,##0") -> None:
         ws.cell(i, 2).number_format = fmt
         wb.defined_names[name] = DefinedName(name, attr_text=f"{quote_sheetname(ws.title)}!$B${i}")
     r += len(named) + 2
-    _header(ws, r, ["Amount band edge", "Amount", "Bands: 1 up to the first edge, 5 over the last (quintiles of the amounts learned from)"])
+    _note(ws, r, "Amount bands: 1 up to the first edge, 5 over the last (the fifths of the amounts learned from).")
+    r += 1
+    _header(ws, r, ["Amount band edge", "Amount"])
     edges = list(model.edges)
     for i, edge in enumerate(edges, start=r + 1):
         put_row(ws, i, [f"Edge {i - r}", float(edge)])
@@ -74,17 +86,17 @@ def write(ws, wb, model: learn.Model, money: str = "#,##0") -> None:
     r += len(edges) + 2
     r = _write_evaluation(ws, model, r)
     _write_weights(ws, model)
-    for col, width in zip("ABCDEF", (26, 12, 14, 10, 16, 4)):
+    for col, width in zip("ABCDEF", (30, 14, 16, 12, 16, 20)):
         ws.column_dimensions[col].width = width
-    for j, width in enumerate((10, 24, 22, 14, 11, 9, 8, 8), start=WEIGHTS_COLUMN):
+    for j, width in enumerate((12, 24, 22, 14, 11, 9, 8, 8), start=WEIGHTS_COLUMN):
         ws.column_dimensions[get_column_letter(j)].width = width
 
 
 def _write_evaluation(ws, model: learn.Model, r: int) -> int:
     ev = model.evaluation
-    put(ws, r, 1, f"How good it is: out-of-fold (5-fold) on {ev.rows:,} closed deals").font = BOLD
-    put(ws, r + 1, 1, "Brier and log loss: lower is better. AUC: higher is better (0.5 is a coin toss). "
-                      "Reliability gap: how far predictions are from what happened.").font = NOTE
+    _note(ws, r, f"How good it is: out-of-fold (5-fold) on {ev.rows:,} closed deals", BOLD)
+    _note(ws, r + 1, "Brier and log loss: lower is better. AUC: higher is better (0.5 is a coin toss). "
+                     "Reliability gap: how far predictions are from what happened.")
     r += 2
     _header(ws, r, ["Method", "Brier", "Log loss", "AUC", "Reliability gap"])
     for i, row in enumerate(ev.metrics.itertuples(index=False), start=r + 1):
@@ -92,12 +104,12 @@ def _write_evaluation(ws, model: learn.Model, r: int) -> int:
         for j, fmt in zip(range(2, 6), ("0.0000", "0.0000", "0.000", "0.0%")):
             ws.cell(i, j).number_format = fmt
     r += len(ev.metrics) + 2
-    put(ws, r, 1, "Reliability of the learned model").font = BOLD
-    put(ws, r + 1, 1, "Of the deals it gave 20–30%, about 20–30% should have been won: the closer the two columns, "
-                      "the more its percentages can be taken at face value.").font = NOTE
+    _note(ws, r, "Reliability of the learned model", BOLD)
+    _note(ws, r + 1, "Of the deals it gave 20–30%, about 20–30% should have been won: the closer the two columns, "
+                     "the more its percentages can be taken at face value.")
     r += 2
     table = ev.reliability["Learned model"]
-    _header(ws, r, list(table.columns))
+    _header(ws, r, ["Predicted", "Deals", "Avg predicted", "Share won"])
     first = r + 1
     for i, row in enumerate(table.itertuples(index=False), start=first):
         put_row(ws, i, [row[0], int(row[1]), *(None if pd.isna(v) else float(v) for v in row[2:])])
