@@ -26,6 +26,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyl
 from . import dashboard, model_sheet
 
 from ..rules import engine
+from ..rules.learn import Model
 from ..data.files import atomic_write
 from ..data.io import typed_values
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED, Column
@@ -356,7 +357,7 @@ def build_workbook(
     pipeline: pd.DataFrame | None = None,
     settings: Settings | None = None,
     currency: str = "$",
-    model=None,
+    model: Model | None = None,
 ) -> Workbook:
     """The workbook, in memory. Thresholds given in ``settings`` are written as numbers,
     the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf (else =TODAY()).
