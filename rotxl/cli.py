@@ -612,6 +612,74 @@ def _print_owner_plan(result, o: pd.Series, currency: str) -> None:
             f"{a} ({sg}): {w}" for a, sg, w in zip(stop["Account"], stop["Segment"], stop["Why"]))))
 
 
+# ---------------------------------------------------------------- rotxl learn (§9)
+
+
+def _evaluation_lines(model) -> list[str]:
+    """The out-of-fold figures and the learned model's reliability table, as plain text."""
+    ev = model.evaluation
+    lines = [f"How good it is, judged on deals it did not learn from (5-fold, {ev.rows:,} closed deals; "
+             "Brier and log loss: lower is better; AUC: higher is better, 0.5 is a coin toss):",
+             f"  {'Method':<26}{'Brier':>8}{'Log loss':>10}{'AUC':>7}{'Reliability gap':>17}"]
+    for r in ev.metrics.itertuples(index=False):
+        lines.append(f"  {r.Method:<26}{r.Brier:>8.4f}{r._2:>10.4f}{r.AUC:>7.3f}{r._4:>16.1%}")
+    lines.append("Reliability of the learned model (of the deals it gave 20–30%, about 20–30% should have been won):")
+    lines.append(f"  {'Predicted':<10}{'Deals':>8}{'Avg predicted':>15}{'Share won':>11}")
+    for r in ev.reliability["Learned model"].itertuples(index=False):
+        pred = "" if r.Deals == 0 else f"{r._2:.1%}"
+        won = "" if r.Deals == 0 else f"{r._3:.1%}"
+        lines.append(f"  {r.Predicted:<10}{r.Deals:>8,}{pred:>15}{won:>11}")
+    return lines
+
+
+@main.command("learn")
+@click.option("--history", type=click.Path(path_type=Path), required=True,
+              help="Opportunities export with closed (Won/Lost) deals to learn from (CSV or XLSX).")
+@click.option("--learn-from", default="", help='Extra columns to learn from, comma-separated, e.g. "Lead Source,Type,Industry".')
+@click.option("--score", "score_file", type=click.Path(path_type=Path),
+              help="Opportunities to score with the learned model (may be the history file itself).")
+@_output
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Learn from deals closed within LearnMonths of this date (default: today).")
+@click.option("--learn-months", type=click.IntRange(min=1), help="How many months of closed deals to learn from (default 24).")
+def learn_command(history: Path, learn_from: str, score_file: Path | None, output: Path | None,
+                  as_of: dt.datetime | None, learn_months: int | None) -> None:
+    """Learn how likely an open deal is to be won from the team's closed deals, and show how good that is."""
+    from .rules import learn
+
+    try:
+        if output is not None:
+            if score_file is None:
+                raise Stop("-o needs --score FILE: the rows to score and write")
+            check_output(output)
+            if not output.parent.is_dir():
+                raise Stop(f"{output}: the folder {output.parent} does not exist")
+        s = Settings().with_(as_of=as_of.date() if as_of else None, learn_months=learn_months)
+        df = read_pipeline(history)
+        model = learn.learn_from(df, s, [c for c in learn_from.split(",") if c.strip()])
+        target = None if score_file is None else (df if score_file == history else read_pipeline(score_file))
+    except (ReadError, MissingColumnsError, SettingsError, OutputError, learn.LearnError, Stop) as e:
+        _fail(str(e), 2)
+    click.echo(f"Read {len(df)} rows from {history.name}.", err=True)
+    if isinstance(model, learn.Shortfall):
+        click.echo(model.message, err=True)
+        if output is not None:
+            _fail("nothing was written", 2)
+        return
+    click.echo("\n".join([*model.summary(), *_evaluation_lines(model)]), err=True)
+    if target is None:
+        return
+    result = score_pipeline(learn.add_learned(target, model), s)
+    if output is None:
+        _print_table(result, ("Opportunity ID", "Opportunity", "Amount", learn.LEARNED, learn.WHY, "Engagement", "Priority"))
+        return
+    try:
+        write_table(result, output, sheet="Pipeline")
+    except OSError as e:
+        _fail(f"cannot write {output}: {e.strerror or e}; nothing was written", 1)
+    scored = int(pd.notna(result[learn.LEARNED]).sum())
+    click.echo(f"Wrote {len(result)} rows to {output} ({scored} open deals with a Learned Probability).", err=True)
+
+
 def _register_addin() -> None:
     from .excel.addin import addin_command
 

@@ -95,6 +95,7 @@ PARAMS = {
     "NEXT_FOLLOW_UP": (["last_contact"], ["cadence_days"]),
     "PIPELINE_TABLE": (["pipeline"], ["as_of"]),
     "ROT_PLAN": (["accounts"], ["pipeline", "weekly_hours", "as_of"]),
+    "LEARNED_PROBABILITY": (["history", "pipeline"], ["learn_from", "as_of"]),
 }
 
 

@@ -20,7 +20,8 @@ from test_macros import payload
 
 ROOT = Path(__file__).resolve().parents[1]
 LITE = ROOT / "lite"
-SCRIPTS = ["check", "freeze_thresholds", "import_export", "live_thresholds", "plan_my_week", "prioritise"]
+SCRIPTS = ["check", "freeze_thresholds", "import_export", "learn_from_history", "live_thresholds", "plan_my_week",
+           "prioritise"]
 
 # Runs in a fresh interpreter: python_calamine is blocked before anything is imported, then
 # lite/main.py is loaded as xlwings Lite loads main.py, and its metadata and a script are called.

@@ -54,6 +54,8 @@ ACTIONS: tuple[Action, ...] = (
            "List every row with an issue on the Check sheet."),
     Action("Plan", "Prioritise", "prioritise", "Prioritise", "SortDialog",
            "Sort Accounts by segment and ROT, and the Pipeline by priority and expected value."),
+    Action("Plan", "LearnFromHistory", "learn_from_history", "Learn from history", "GoalSeek",
+           "Learn from the Pipeline's won and lost deals how likely each open deal is to be won, and why."),
     Action("Thresholds", "FreezeThresholds", "freeze_thresholds", "Freeze thresholds", "Lock",
            "Write today's thresholds into Settings as numbers: they stop following the data."),
     Action("Thresholds", "LiveThresholds", "live_thresholds", "Live thresholds", "Refresh",

@@ -647,3 +647,33 @@ def ROT_PLAN(accounts: Range, pipeline: Range = None, weekly_hours: Cell = None,
 
 
 __all__.append("ROT_PLAN")
+
+
+# ---------------------------------------------------------------- learned engagement (SPEC §9)
+# Self-contained: the learned model lives in rotxl.rules.learn; this only reads ranges and spills.
+
+from ..rules import learn as _learn  # noqa: E402
+
+__all__.append("LEARNED_PROBABILITY")
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("history", ndim=2, doc="Closed and open deals to learn from, header row first (Status Won/Lost, factor scores, Amount, ...).", err_to_str=True)
+@xw.arg("pipeline", ndim=2, doc="The deals to score, header row first; may be the same range as history.", err_to_str=True)
+@xw.arg("learn_from", doc='Extra columns to learn from, comma-separated, e.g. "Lead Source,Industry". Blank = none.', err_to_str=True)
+@xw.arg("as_of", doc="Learn from deals closed within 24 months of this date. Blank = today.", err_to_str=True)
+@_excel_function
+def LEARNED_PROBABILITY(history: Range, pipeline: Range, learn_from: Cell = None, as_of: Cell = None) -> Cell:
+    """Learned Probability and Why for each pipeline row, learned from the history's won and lost deals (or why nothing was learned)."""
+    _propagate(learn_from, as_of)
+    hist, pipe = _frame(history), _frame(pipeline)
+    day = _date(as_of)
+    names = [] if learn_from in (None, "") else str(learn_from).split(",")
+    try:
+        model = _learn.learn_from(hist, Settings(as_of=None if day is None else pd.Timestamp(day).date()), names)
+    except (_learn.LearnError, MissingColumnsError):
+        raise _Fail(VALUE)
+    if isinstance(model, _learn.Shortfall):
+        return model.message
+    prob, why = model.score(pipe)
+    return _spill(pd.DataFrame({_learn.LEARNED: prob, _learn.WHY: why}))

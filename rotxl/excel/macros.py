@@ -748,3 +748,85 @@ def this_week_sheet() -> str:
 
 
 __all__.append("plan_my_week")
+
+
+# ---------------------------------------------------------------- Learn from history (SPEC §9)
+
+MODEL_SHEET = "Model"
+__all__.append("learn_from_history")
+
+
+def _model_rows(model) -> tuple[list[list[object]], list[tuple[int, int]]]:
+    """The Model sheet as values (a snapshot; a build writes the live table and named cells), and
+    the (row, column) blocks that hold text from the data (feature names and levels)."""
+    from ..rules import learn
+
+    width = 8
+    pad = lambda row: list(row) + [""] * (width - len(row))  # noqa: E731
+    rows = [pad(["Model: learned engagement (a snapshot by Learn from history)"])]
+    rows += [pad([line]) for line in model.summary()]
+    rows += [pad([]), pad([f"How good it is: out-of-fold (5-fold) on {model.evaluation.rows:,} closed deals"])]
+    rows.append(pad(["Method", "Brier", "Log loss", "AUC", "Reliability gap"]))
+    rows += [pad([r.Method, float(r.Brier), float(r._2), float(r.AUC), float(r._4)]) for r in model.evaluation.metrics.itertuples(index=False)]
+    rows += [pad([]), pad(["Reliability of the learned model"])]
+    rel = model.evaluation.reliability["Learned model"]
+    rows.append(pad(list(rel.columns)))
+    rows += [pad([r[0], int(r[1]), *("" if pd.isna(v) else float(v) for v in r[2:])]) for r in rel.itertuples(index=False)]
+    rows += [pad([]), pad(["Intercept", model.intercept, "A", model.a, "B", model.b])]
+    weights = model.weights_table()
+    rows.append(pad(list(weights.columns)))
+    first = len(rows)
+    rows += [pad([v.item() if hasattr(v, "item") else v for v in r]) for r in weights.itertuples(index=False)]
+    return rows, [(first, len(rows))]
+
+
+@_action("Learn from history")
+def learn_from_history(book: xw.Book) -> str:
+    """Learn from the Pipeline table's won and lost deals (SPEC §9): Learned Probability and Why for every
+    open deal, written as values, and the model and how good it is on the Model sheet."""
+    from ..rules import learn
+    from ..rules.settings import Settings
+
+    t = _find_table(book, PIPELINE)
+    _require(t, ("Opportunity ID", "Amount"))
+    df = t.frame()
+    as_of = None
+    if "asof" in {n.name.casefold() for n in book.names}:
+        day = engine.parse_dates(pd.Series([_setting(book, "AsOf").value], dtype=object))
+        as_of = None if day.blank[0] or day.bad[0] else pd.Timestamp(day.values[0]).date()
+    months = None
+    if "learnmonths" in {n.name.casefold() for n in book.names}:
+        months = _number(_setting(book, "LearnMonths").value)
+    settings = Settings().with_(as_of=as_of, learn_months=int(months) if months else None)
+    try:
+        model = learn.learn_from(df, settings)
+    except learn.LearnError as e:
+        raise ActionError(str(e)) from None
+    if isinstance(model, learn.Shortfall):
+        return model.message
+    prob, why = model.score(df)
+    _add_columns(t, [h for h in (learn.LEARNED, learn.WHY) if h not in t.headers])
+    rows = [list(r) for r in t.rows]
+    jp, jw = t.headers.index(learn.LEARNED), t.headers.index(learn.WHY)
+    for i, row in enumerate(rows):
+        row[jp] = None if pd.isna(prob[i]) else float(prob[i])
+        row[jw] = why[i]
+    _write_inputs(t, rows, [learn.LEARNED, learn.WHY])
+    if rows:
+        t.sheet.range((t.first, t.col(learn.LEARNED)), (t.first + len(rows) - 1, t.col(learn.LEARNED))).number_format = "0%"
+    sheets = {s.name.casefold(): s for s in book.sheets}
+    sheet = sheets.get(MODEL_SHEET.casefold())
+    if sheet is None:
+        sheet = book.sheets.add(MODEL_SHEET, after=sheets.get("settings") or book.sheets[len(book.sheets) - 1])
+    else:
+        sheet.clear_contents()
+    values, text_blocks = _model_rows(model)
+    for a, b in text_blocks:
+        sheet.range((a + 1, 2), (b, 4)).number_format = TEXT  # feature names and levels are data
+    sheet.range("A1").value = values
+    m = model.evaluation.metrics.set_index("Method")
+    scored = int((~pd.isna(prob)).sum())
+    return (f"Learned from {model.won + model.lost:,} closed deals ({model.won:,} won, {model.lost:,} lost). "
+            f"Learned Probability and Why written for {scored:,} open deals. On deals it did not learn from, its Brier "
+            f"score is {m.loc['Learned model', 'Brier']:.3f} (base rate {m.loc['Base rate', 'Brier']:.3f}, lower is better); "
+            f"details on the {MODEL_SHEET} sheet.")

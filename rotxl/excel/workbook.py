@@ -25,11 +25,12 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
-from . import dashboard, this_week
+from . import dashboard, model_sheet, this_week
 from .cells import put, put_formula, put_row
 from .printing import print_setup
 
 from ..rules import engine, plan
+from ..rules.learn import Model
 from ..data.files import atomic_write
 from ..data.io import typed_values
 from ..rules.schema import (
@@ -200,7 +201,26 @@ def _settings_rows(s: Settings) -> list[tuple[str, str, object, str, str]]:
     for name, factor, weight in zip(engine.WEIGHT_NAMES, FACTORS, s.weights):
         rows.append((name, f"Weight: {factor}", weight, "0.0", f"Relative importance of {factor} in the engagement score."))
     rows += _plan_settings_rows(s, {r[0] for r in rows})
+    rows += _build_settings_rows(s, {r[0] for r in rows})
     return rows
+
+
+def _build_settings_rows(s: Settings, present: set[str]) -> list[tuple[str, str, object, str, str]]:
+    """The rest of SPEC §5's named cells: time and revenue windows, activity minutes, learning, cost."""
+    rows = [
+        ("RevenueMonths", "Months of revenue", s.revenue_months, "0",
+         "Months of Won deals that make an account's Revenue when the export has no revenue column."),
+        ("MinutesCall", "Minutes per call", s.minutes_call, "0", "Minutes a logged call counts when it has no duration."),
+        ("MinutesEmail", "Minutes per email", s.minutes_email, "0", "Minutes a logged email counts."),
+        ("MinutesMeeting", "Minutes per meeting", s.minutes_meeting, "0", "Minutes a logged meeting counts when it has no duration."),
+        ("MinutesOther", "Minutes per other activity", s.minutes_other, "0", "Minutes any other logged activity counts."),
+        ("LearnMonths", "Months learned from", s.learn_months, "0", "Closed deals of these last months teach the learned win probability."),
+        ("UseLearned", "Use learned engagement", bool(s.use_learned), "General",
+         "TRUE: Engagement is the Learned Probability where the Model sheet gives one; FALSE: the CRM's Probability or the factor scores."),
+        ("HourlyCost", "Hourly cost of selling", s.hourly_cost, "money",
+         "What an hour of selling time costs; with it the Dashboard shows cost of sales ÷ revenue. Blank: not shown."),
+    ]
+    return [r for r in rows if r[0] not in present]
 
 
 SETTINGS_WIDTHS = (28, 14, 22, 80)  # Setting, Value, Name, What it means
@@ -560,12 +580,13 @@ def build_workbook(
     settings: Settings | None = None,
     currency: str = "$",
     added_columns: dict[str, tuple[str, ...]] | None = None,
+    model: Model | None = None,
 ) -> Workbook:
     """The workbook, in memory. Thresholds given in ``settings`` are written as numbers,
     the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf, and None (not
     given) writes a live =TODAY(). ``added_columns`` names, per table ("Accounts", "Pipeline"),
-    the columns the salesperson added: they come before the export's extra CRM columns."""
-    added = added_columns or {}
+    the columns the salesperson added: they come before the export's extra CRM columns.
+    ``model`` (a rotxl.rules.learn.Model) adds Learned Probability, Why and the Model sheet (§9)."""
     s = settings or Settings()
     wb = Workbook()
     start = wb.active
@@ -574,10 +595,15 @@ def build_workbook(
     acc_in = _input_frame(accounts, ACCOUNT_COLUMNS, ACCOUNT_DERIVED)
     pipe_in = _input_frame(pipeline, PIPELINE_COLUMNS, PIPELINE_DERIVED)
     acc_ws, pipe_ws = wb.create_sheet("Accounts"), wb.create_sheet("Pipeline")
+    if model is not None:  # §9 hook: a frame scored before (learn.add_learned) gets these columns afresh below
+        pipe_in = pipe_in.drop(columns=list(model_sheet.LEARNED_COLUMNS), errors="ignore")
+    learned = model is not None or LEARNED_PROBABILITY in pipe_in.columns
     acc_formulas = _with_plan(engine.account_formulas(), acc_in, plan.account_formulas)
-    pipe_formulas = _with_plan(engine.pipeline_formulas(LEARNED_PROBABILITY in pipe_in.columns), pipe_in, plan.pipeline_formulas)
+    pipe_formulas = _with_plan(engine.pipeline_formulas(learned), pipe_in, plan.pipeline_formulas)
     _write_table(acc_ws, "Accounts", acc_in, acc_formulas, currency, tuple(added.get("Accounts", ())))
-    _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())))
+    pipe_table = _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())))
+    if model is not None:  # §9 hook: model_sheet owns these two columns
+        model_sheet.add_pipeline_columns(pipe_ws, pipe_table, pipe_in, model)
     _plan_columns(acc_ws, plan.ACCOUNT_HELPERS)
     _plan_columns(pipe_ws, plan.PIPELINE_HELPERS)
     _account_cues(acc_ws, max(len(acc_in), 1) + 1 + SPARE_ROWS)
@@ -589,6 +615,8 @@ def build_workbook(
     dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
     _write_this_week(wb, acc_in, pipe_in, currency)
     _link_sheets(wb)
+    if model is not None:  # §9 hook: the Model sheet, after Settings
+        model_sheet.write(wb.create_sheet("Model"), wb, model, money_format(currency))
     return wb
 
 
