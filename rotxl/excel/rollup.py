@@ -11,6 +11,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from ..rules.metrics import account_table, pipeline_table
 from ..rules.settings import Settings
+from . import trend
 from .workbook import money_format
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -50,8 +51,12 @@ def _join(accounts: pd.DataFrame, pipeline: pd.DataFrame) -> pd.DataFrame:
     return accounts.join(pipeline, how="outer")
 
 
-def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, float], currency: str = "$") -> Workbook:
-    """The rollup workbook from team_table(): a Team sheet with charts, and the team thresholds."""
+def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, float], currency: str = "$",
+                 history: pd.DataFrame | None = None) -> Workbook:
+    """The rollup workbook from team_table() (or trend.week_table(), whose extra §8 and §10 columns
+    show on the Since Last Build sheet): a Team sheet with charts, the team thresholds, and with
+    ``history`` (rotxl.data.history.load_history) the change since the previous build and the Trend."""
+    full, table = table, table[[h for h, _, _ in COLUMNS]]
     wb = Workbook()
     ws = wb.active
     ws.title = "Team"
@@ -94,4 +99,6 @@ def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, 
         th.append([name, None if value != value else value])
     th.column_dimensions["A"].width = 20
     th.column_dimensions["B"].width = 16
+    if history is not None:
+        trend.add_trend(wb, history, full, settings.as_of_date(), currency)
     return wb
