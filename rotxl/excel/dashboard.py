@@ -5,14 +5,16 @@ Figures mirror rotxl.rules.metrics; their cells are listed in CELLS so tests can
 
 from __future__ import annotations
 
+import numbers
+
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.marker import Marker
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.formula import ArrayFormula
 
-from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
-from ..rules.metrics import SEGMENTS
+from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, NOT_IN_EXPORT, PRIORITIES
+from ..rules.metrics import SEGMENTS, SYNC_COLUMN
 
 SEGMENT_ROW = {s: 10 + i for i, s in enumerate(SEGMENTS)}  # A..E in rows 10..14
 SEGMENT_COLUMNS = ("Segment", "Focus", "Accounts", "Revenue", "Effective Hours", "ROT", "Share of Revenue", "Share of Time", "Action")
@@ -34,6 +36,19 @@ HEAD = Font(bold=True, color="FFFFFF")
 HEAD_FILL = PatternFill("solid", fgColor="305496")
 
 _EARNED = 'Accounts[Revenue]*IF(TRIM(Accounts[Margin])="",1,Accounts[Margin])'
+
+
+def _headers(wb, table: str) -> list[str]:
+    ws = wb[table] if table in wb.sheetnames else None
+    t = ws.tables.get(table) if ws is not None else None
+    return [c.name for c in t.tableColumns] if t is not None and t.tableColumns else []
+
+
+def kept_factor(wb, table: str) -> str:
+    """``*(…)`` leaving out rows kept only because they left the export, when the table has a CRM Sync column."""
+    if SYNC_COLUMN in _headers(wb, table):
+        return f'*(TRIM({table}[{SYNC_COLUMN}])<>"{NOT_IN_EXPORT}")'
+    return ""
 
 
 def _array(ws, cell: str, formula: str) -> None:
@@ -101,10 +116,12 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     ws["C22"].number_format = money
     for c in ("A22", "B22", "C22"):
         ws[c].font = Font(bold=True)
+    # Every row whose Status reads Won or Lost counts, issues or not (a Lost row without a reason is a loss).
     won, lost = '(TRIM(Pipeline[Status])="Won")', '(TRIM(Pipeline[Status])="Lost")'
+    here = kept_factor(wb, "Pipeline")
     rows = [
         ("A24", "Win rate (won ÷ won and lost)", "C24",
-         f'=IFERROR(SUMPRODUCT({won}*(Pipeline[Issues]=""))/SUMPRODUCT(({won}+{lost})*(Pipeline[Issues]="")),"")', "0%"),
+         f'=IFERROR(SUMPRODUCT({won}{here})/SUMPRODUCT(({won}+{lost}){here}),"")', "0%"),
         ("A25", "Overdue follow-ups", "C25", "=COUNTIF(Pipeline[Overdue],TRUE)", "0"),
         ("A26", "Open with no contact yet", "C26", f'=COUNTIF(Pipeline[Next Follow-up],"{CONTACT_NOW}")', "0"),
         ("A28", "Expected value per remaining hour", "C28", '=IFERROR(C22/C27,"")', money),
@@ -184,3 +201,63 @@ def _charts(ws, wb, rows: int) -> None:
         # openpyxl leaves axes marked deleted unless told otherwise, and Excel then hides them.
         chart.x_axis.delete = chart.y_axis.delete = False
     ws.add_chart(ev, "K38")
+
+
+# ---------------------------------------------------------------- §10 the checklist
+
+CHECKLIST_ROW = 34  # heading; figures below it, one a row, in metrics.CHECKLIST order
+CHECKLIST_LABELS: dict[str, tuple[str, str]] = {
+    # figure: (label, number format)
+    "Retention": ("Retention (accounts that bought again this period)", "0%"),
+    "New Accounts (12 months)": ("New accounts, last 12 complete months", "0"),
+    "New Account Consistency": ("Month-to-month variation of new accounts (lower is steadier)", "0.00"),
+    "Cost of Sales ÷ Revenue": ("Cost of sales ÷ revenue", "0.0%"),
+    "Prospect Time on ICP Fit": ("Prospect time on good ICP fits (ICP Fit ≥ 0.5)", "0%"),
+}
+COST_OF_SALES_CELL = f"C{CHECKLIST_ROW + 1 + list(CHECKLIST_LABELS).index('Cost of Sales ÷ Revenue')}"
+
+
+def cost_of_sales_formula(wb) -> str:
+    """Σ h × HourlyCost ÷ Σ Revenue over the valid accounts (h: Hours, else Logged Hours), as metrics.cost_of_sales."""
+    here = kept_factor(wb, "Accounts")
+    logged = "Accounts[Logged Hours]" if "Logged Hours" in _headers(wb, "Accounts") else None
+    h = f"IF(ISNUMBER(Accounts[Hours]),Accounts[Hours],{f'IF(ISNUMBER({logged}),{logged},0)' if logged else '0'})"
+    valid = f'(Accounts[Issues]=""){here}'
+    return (f'=IF(ISNUMBER(HourlyCost),IFERROR(SUM(IF({valid},{h}))*HourlyCost'
+            f'/SUM(IF({valid}*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"needs revenue"),"needs HourlyCost")')
+
+
+def write_checklist(ws, wb, figures: dict[str, object], money: str) -> None:
+    """The §10 checklist under the Dashboard's figures. Cost of sales is a live formula once the
+    workbook has the HourlyCost named cell; the others are the build's numbers (they need the Won
+    deals' history or the team's A accounts), or a text saying what a figure needs."""
+    from .cells import put
+
+    put(ws, CHECKLIST_ROW, 1, "Checklist (figures of the build as of AsOf; rebuild to refresh)").font = Font(bold=True, size=12)
+    for i, (figure, (label, fmt)) in enumerate(CHECKLIST_LABELS.items(), start=1):
+        r = CHECKLIST_ROW + i
+        put(ws, r, 1, label)
+        if figure == "Cost of Sales ÷ Revenue" and "HourlyCost" in wb.defined_names:
+            _array(ws, f"C{r}", cost_of_sales_formula(wb))
+            ws[f"C{r}"].number_format = fmt
+            continue
+        v = figures.get(figure, "needs a team build")
+        cell = put(ws, r, 3, float(v) if isinstance(v, numbers.Number) and not isinstance(v, bool) else str(v), fmt)
+        if isinstance(v, str):
+            cell.font = Font(italic=True, color="7F7F7F")
+
+
+def checklist_figures(accounts, pipeline, settings) -> dict[str, object]:
+    """The §10 checklist of one workbook's rows (a team build passes each owner's team-wide figures instead)."""
+    import pandas as pd
+
+    from ..rules import engine
+    from ..rules.metrics import checklist_table
+
+    if accounts is None or pipeline is None or accounts.empty:
+        return {}
+    try:
+        table = checklist_table(engine.classify_accounts(accounts, settings), engine.score_pipeline(pipeline, settings), settings)
+    except (KeyError, ValueError):  # a template or partial export: the checklist says what it needs
+        return {}
+    return {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in table.iloc[0].items()}

@@ -356,8 +356,10 @@ def build_workbook(
     pipeline: pd.DataFrame | None = None,
     settings: Settings | None = None,
     currency: str = "$",
+    checklist: dict[str, object] | None = None,
 ) -> Workbook:
-    """The workbook, in memory. Thresholds given in ``settings`` are written as numbers,
+    """The workbook, in memory. ``checklist``: the §10 figures of this workbook's owner from the
+    team build (else computed from these rows). Thresholds given in ``settings`` are written as numbers,
     the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf (else =TODAY())."""
     s = settings or Settings()
     wb = Workbook()
@@ -376,6 +378,7 @@ def build_workbook(
     for name, ref in _write_settings(settings_ws, s, currency).items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
     dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
+    dashboard.write_checklist(dash, wb, checklist or dashboard.checklist_figures(accounts, pipeline, s), money_format(currency))
     return wb
 
 
