@@ -156,7 +156,8 @@ def what_changed(history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame, cur
                  limit: int = MAX_WORDS) -> list[str]:
     """The biggest moves since the previous build, in words, largest first."""
     c = changes(history, as_of, table)
-    c = c[c["Figure"].isin(FIGURES) & (c["Change"] != 0)]
+    # Only figures with a better direction: "deals to pursue fell" says nothing good or bad by itself.
+    c = c[c["Figure"].map(lambda f: f in FIGURES and FIGURES[f].better != 0) & (c["Change"] != 0)]
     if c.empty:
         return []
     kind = c["Figure"].map(lambda f: FIGURES[f].kind)
@@ -229,6 +230,8 @@ def _line_chart(ws, title: str, header_row: int, first_col: int, n_series: int, 
     chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=header_row + n_weeks))
     chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl marks axes deleted unless told
     # The team's line is the last series: drawn thicker so it stands out among the owners'.
+    for line in chart.series:
+        line.smooth = False  # straight segments: a smoothed line invents values between the weeks
     chart.series[-1].graphicalProperties.line.width = 38100
     return chart
 
@@ -238,7 +241,7 @@ def _trend_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame,
     money = money_format(currency)
     h = with_week(history, as_of, table)
     prev = _previous(h, as_of)
-    put(ws, 1, 1, "The team over time").font = Font(bold=True, size=14)
+    put(ws, 1, 1, "The team over time: one line per owner, the team's line thicker").font = Font(bold=True, size=14)
     put(ws, 3, 1, f"What changed since {prev:%Y-%m-%d}" if prev else "What changed").font = Font(bold=True, size=12)
     lines = what_changed(history, as_of, table, currency) if prev else []
     if not lines:
@@ -268,7 +271,7 @@ def _trend_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame,
                     put(ws, row + 2 + i, j, float(v), _format(kind, money))
         blocks[title] = row + 1
         if len(figures) == 1:
-            chart = _line_chart(ws, f"{title}, per owner and for the team", row + 1, 2, wide.shape[1], n, _format(kind, money))
+            chart = _line_chart(ws, title, row + 1, 2, wide.shape[1], n, _format(kind, money))
         else:  # the team's plan and logged hours; each owner's pair is in the series
             chart = _line_chart(ws, f"{title} (team)", row + 1, wide.shape[1], 2, n, _format(kind, money))
             chart.series[0].graphicalProperties.line.width = 38100
