@@ -62,7 +62,7 @@ def pipeline(week: int) -> pd.DataFrame:
         rows.append({
             "Opportunity ID": f"H{j:02d}", "Opportunity": f"Old deal {j:02d}", "Account": f"Account {account:02d}",
             "Owner": OWNERS[account % 3], "Stage": "Closed", "Amount": 8_000 + 500 * j, "Probability": 1,
-            "Close Date": dt.date(2024, 9, 1) + dt.timedelta(days=37 * j), "Status": "Won",
+            "Close Date": dt.date(2024, 9, 1) + dt.timedelta(days=18 * j), "Status": "Won",
         })
     return pd.DataFrame(rows)
 
