@@ -81,6 +81,7 @@ CHARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # What "changed" means in the list of words: at least 5 points for a share, 10% otherwise.
 MOVE_POINTS, MOVE_SHARE = 0.05, 0.10
 MAX_WORDS = 8
+COUNT_BASE = 5
 
 
 def week_table(accounts: pd.DataFrame, pipeline: pd.DataFrame, acc_owner: pd.Series, pipe_owner: pd.Series,
@@ -161,7 +162,9 @@ def what_changed(history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame, cur
     if c.empty:
         return []
     kind = c["Figure"].map(lambda f: FIGURES[f].kind)
-    size = np.where(kind == "pct", c["Change"].abs(), c["Change"].abs() / np.maximum(c["Before"].abs(), 1e-9))
+    # A count moving from 1 to 2 is not news: counts are measured against at least 5.
+    base = np.maximum(c["Before"].abs(), np.where(kind == "count", COUNT_BASE, 1e-9))
+    size = np.where(kind == "pct", c["Change"].abs(), c["Change"].abs() / base)
     moved = np.where(kind == "pct", size >= MOVE_POINTS, size >= MOVE_SHARE)
     c = c.assign(Size=np.where(kind == "pct", size / MOVE_POINTS, size / MOVE_SHARE), Kind=kind)[moved]
     lines = []
