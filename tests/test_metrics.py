@@ -348,3 +348,18 @@ def test_dashboard_win_rate_and_cost_of_sales_recalculate_to_the_engine(tmp_path
     want_cost = metrics.cost_of_sales(want_a, s)["Team"]
     assert want_cost == pytest.approx(10 * 75 / 14_000)  # A2 has no hours at all; A3 an issue; A4 left the export
     assert same(at(dashboard.COST_OF_SALES_CELL), want_cost)
+
+
+def test_icp_fit_is_written_as_a_value_with_a_header_comment():
+    raw = icp_accounts().assign(**{"ICP Fit": None})
+    s = Settings(revenue_high=50_000, revenue_floor=10, hours_high=10)
+    fit = metrics.icp_fit(rotxl.classify_accounts(raw, s))
+    wb = workbook.build_workbook(raw, None, s)
+    ws = wb["Accounts"]
+    assert dashboard.write_icp_fit(ws, fit)
+    col = next(c.column for c in ws[1] if c.value == "ICP Fit")
+    got = [ws.cell(r, col).value for r in range(2, 2 + len(raw))]
+    assert [g is None for g in got] == list(np.isnan(fit))
+    np.testing.assert_allclose([g for g in got if g is not None], fit[~np.isnan(fit)])
+    assert "written by the build as a value" in ws.cell(1, col).comment.text.lower()
+    assert not dashboard.write_icp_fit(workbook.build_workbook(icp_accounts(), None, s)["Accounts"], fit)

@@ -261,3 +261,28 @@ def checklist_figures(accounts, pipeline, settings) -> dict[str, object]:
     except (KeyError, ValueError):  # a template or partial export: the checklist says what it needs
         return {}
     return {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in table.iloc[0].items()}
+
+
+ICP_FIT_NOTE = ("Written by the build as a value: classic worksheet functions cannot express the comparison with "
+                "the team's other A accounts (each account left out, numbers in quintile bands). How closely the "
+                "account resembles the team's A accounts on its firmographic columns, 0-1; blank when the team has "
+                "fewer than 5 A accounts. Rebuild to refresh.")
+
+
+def write_icp_fit(ws, fit) -> bool:
+    """Fill the Accounts sheet's ICP Fit column (header in row 1) with the build's values, one per table
+    row in order, and say on the header why it is a value. False when the sheet has no such column."""
+    from openpyxl.comments import Comment
+
+    from .cells import put
+
+    column = next((c.column for c in ws[1] if c.value == "ICP Fit"), None)
+    if column is None:
+        return False
+    for r, v in enumerate(fit, start=2):
+        if v == v and v is not None:  # NaN stays blank
+            put(ws, r, column, float(v), "0%")
+        else:
+            ws.cell(r, column).value = None
+    ws.cell(1, column).comment = Comment(ICP_FIT_NOTE, "rotxl", width=320, height=120)
+    return True

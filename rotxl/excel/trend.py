@@ -267,6 +267,7 @@ def _trend_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame,
             wide = wide[[c for o in series(h, figures[0]).columns for c in (f"{o} Plan", f"{o} Logged")]]
         put(ws, row, 1, title).font = Font(bold=True)
         _head(ws, row + 1, ["As Of", *map(str, wide.columns)])
+        ws.row_dimensions[row + 1].height = 30
         for i, (week, values) in enumerate(wide.iterrows()):
             ws.cell(row + 2 + i, 1, week).number_format = "yyyy-mm-dd"
             for j, v in enumerate(values, start=2):
@@ -281,6 +282,8 @@ def _trend_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame,
         ws.add_chart(chart, f"{'A' if k % 2 == 0 else 'J'}{top + 16 * (k // 2)}")
         row += n + 4
     ws.column_dimensions["A"].width = 14
+    for j in range(2, 2 + 2 * (len(table) + 1)):
+        ws.column_dimensions[get_column_letter(j)].width = 13
     return blocks
 
 
