@@ -10,10 +10,12 @@ kept as the text that says what it needs.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import os
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 TEAM = "Team"
@@ -71,7 +73,7 @@ def _rows(as_of: str, table: pd.DataFrame):
     last = len(table) - 1
     for i, (owner, row) in enumerate(table.iterrows()):
         for figure, v in row.items():
-            number = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+            number = isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and v == v
             note = v if isinstance(v, str) else None
             yield as_of, int(i == last), str(owner), i, str(figure), float(v) if number else None, note
 
