@@ -192,7 +192,7 @@ def test_trend_series_equal_each_weeks_figures(rollup_file, tables):
                 for figure, suffix in zip(figures, ["", ""] if len(figures) == 1 else [" Plan", " Logged"]):
                     got = block.iloc[k][owner + suffix]
                     assert _equal(got, t.loc[owner, figure]), (title, weeks.AS_OF[k], owner, figure, got)
-    assert len(wb[trend.TREND_SHEET]._charts) == len(trend.CHARTS)
+    assert len(wb[trend.TREND_SHEET]._charts) == len(trend.CHARTS) + 3  # and each owner's Plan against Logged
 
 
 def test_change_since_previous_build_beside_every_figure(rollup_file, tables):
@@ -242,7 +242,7 @@ def test_what_changed_in_words(four_weeks, tables):
 
 def test_libreoffice_draws_the_trend_charts(rollup_file, tmp_path):
     with zipfile.ZipFile(rollup_file) as z:
-        assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 3 + len(trend.CHARTS)
+        assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 3 + len(trend.CHARTS) + 3
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run([soffice(), f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
                         "--outdir", str(tmp_path), str(rollup_file)], check=True, capture_output=True, timeout=300)
@@ -255,6 +255,7 @@ def test_libreoffice_draws_the_trend_charts(rollup_file, tmp_path):
     flat = " ".join(text.split())
     for title, _ in trend.CHARTS:  # chart titles are drawn as text in the PDF
         assert title.split()[0] in flat
+    assert "Ben Carter: Plan Hours against Logged Hours" in flat
 
 
 def test_rotxl_history_prints_and_exports(four_weeks, tables, tmp_path):
@@ -276,3 +277,13 @@ def test_rotxl_history_prints_and_exports(four_weeks, tables, tmp_path):
     assert missing.exit_code == 2 and "no build history" in missing.output
     bad = runner.invoke(main, ["history", "--out", str(four_weeks), "--figure", "Happiness"])
     assert bad.exit_code == 2 and "recorded figures" in bad.output
+
+
+def test_a_large_team_charts_the_teams_line_only(tables):
+    owners = pd.concat([tables[3].iloc[:-1]] * 5)
+    big = pd.concat([owners.set_axis([f"Rep {i:02d}" for i in range(len(owners))]), tables[3].iloc[[-1]]])
+    assert len(big) - 1 > trend.MAX_LINES
+    wb = rollup.build_rollup(big, Settings(as_of=weeks.AS_OF[3]), {}, history=history.long_table(weeks.AS_OF[2], big))
+    charts = wb[trend.TREND_SHEET]._charts
+    assert len(charts) == len(trend.CHARTS)  # no per-owner charts either
+    assert [len(c.series) for c in charts] == [1] * (len(trend.CHARTS) - 1) + [2]

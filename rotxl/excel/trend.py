@@ -82,6 +82,8 @@ CHARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 MOVE_POINTS, MOVE_SHARE = 0.05, 0.10
 MAX_WORDS = 8
 COUNT_BASE = 5
+MAX_LINES = 12  # owners drawn one line each; more and the charts show the team's line
+CHART_ROWS = 16
 
 
 def week_table(accounts: pd.DataFrame, pipeline: pd.DataFrame, acc_owner: pd.Series, pipe_owner: pd.Series,
@@ -216,10 +218,18 @@ def _changes_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFram
                 cell = put(ws, r, col + 1, float(delta * 100 if kind == "pct" else delta), _change_format(kind, money))
                 cell.number_format = _change_format(kind, money)
                 cell.font = Font(color=GREEN if better > 0 else RED if better < 0 else GREY)
+    _fit_width(ws)
     ws.freeze_panes = "B5"
     ws.column_dimensions["A"].width = 24
     for j in range(2, len(labels) + 1):
         ws.column_dimensions[get_column_letter(j)].width = 14 if j % 2 == 0 else 11
+
+
+def _fit_width(ws) -> None:
+    """Printed (or saved as PDF) one page wide, landscape: charts are not cut between pages."""
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
 
 
 def _line_chart(ws, title: str, header_row: int, first_col: int, n_series: int, n_weeks: int, fmt: str) -> LineChart:
@@ -254,9 +264,12 @@ def _trend_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame,
         put(ws, 4 + i, 1, "• " + line)
     top = 4 + MAX_WORDS + 1
     n = len(weeks(h))
+    owners = [o for o in series(h, "Plan Hours").columns if o != TEAM]
+    # Each owner's own Plan-against-Logged chart, while there are few enough owners to read them.
+    owner_charts = owners if len(owners) <= MAX_LINES else []
+    anchors = [f"{'A' if k % 2 == 0 else 'J'}{top + CHART_ROWS * (k // 2)}" for k in range(len(CHARTS) + len(owner_charts))]
     # Series below the charts: each block is a title, a header (As Of, owners…, Team) and a row per week.
-    charts_rows = 16 * ((len(CHARTS) + 1) // 2)
-    row = top + charts_rows + 2
+    row = top + CHART_ROWS * ((len(anchors) + 1) // 2) + 2
     put(ws, row - 1, 1, "Weekly series (the charts above draw these)").font = Font(bold=True, size=12)
     blocks: dict[str, int] = {}
     for k, (title, figures) in enumerate(CHARTS):
@@ -274,13 +287,21 @@ def _trend_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame,
                 if _number(v):
                     put(ws, row + 2 + i, j, float(v), _format(kind, money))
         blocks[title] = row + 1
+        fmt = _format(kind, money)
         if len(figures) == 1:
-            chart = _line_chart(ws, title, row + 1, 2, wide.shape[1], n, _format(kind, money))
-        else:  # the team's plan and logged hours; each owner's pair is in the series
-            chart = _line_chart(ws, f"{title} (team)", row + 1, wide.shape[1], 2, n, _format(kind, money))
+            # Beyond MAX_LINES owners a chart of every owner is a tangle: the team's line alone.
+            first = 2 if len(owners) <= MAX_LINES else wide.shape[1] + 1
+            chart = _line_chart(ws, title, row + 1, first, wide.shape[1] + 2 - first, n, fmt)
+        else:  # the team's plan and logged hours, then each owner's
+            chart = _line_chart(ws, f"{title} (team)", row + 1, wide.shape[1], 2, n, fmt)
             chart.series[0].graphicalProperties.line.width = 38100
-        ws.add_chart(chart, f"{'A' if k % 2 == 0 else 'J'}{top + 16 * (k // 2)}")
+            for i, owner in enumerate(owner_charts):
+                small = _line_chart(ws, f"{owner}: {title}", row + 1, 2 + 2 * i, 2, n, fmt)
+                small.series[0].graphicalProperties.line.width = 38100
+                ws.add_chart(small, anchors[len(CHARTS) + i])
+        ws.add_chart(chart, anchors[k])
         row += n + 4
+    _fit_width(ws)
     ws.column_dimensions["A"].width = 14
     for j in range(2, 2 + 2 * (len(table) + 1)):
         ws.column_dimensions[get_column_letter(j)].width = 13
