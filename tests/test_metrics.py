@@ -363,3 +363,22 @@ def test_icp_fit_is_written_as_a_value_with_a_header_comment():
     np.testing.assert_allclose([g for g in got if g is not None], fit[~np.isnan(fit)])
     assert "written by the build as a value" in ws.cell(1, col).comment.text.lower()
     assert not dashboard.write_icp_fit(workbook.build_workbook(icp_accounts(), None, s)["Accounts"], fit)
+
+
+def test_dashboard_leaves_out_rows_that_left_the_export(tmp_path: Path):
+    """Every Dashboard figure, recalculated by LibreOffice, equals metrics on a book where some rows
+    are kept only because they left the export (a rebuild's CRM Sync column)."""
+    from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+    from test_workbook import _check
+
+    a = sample_accounts().head(120).copy()
+    p = sample_pipeline(sample_accounts()).head(200).copy()
+    a["CRM Sync"] = np.where(np.arange(len(a)) % 7 == 0, LEFT, None)
+    p["CRM Sync"] = np.where(np.arange(len(p)) % 5 == 0, LEFT, None)
+    s = Settings(as_of=SAMPLE_AS_OF)
+    full = metrics.account_metrics(rotxl.classify_accounts(a, s))
+    assert full != metrics.account_metrics(rotxl.classify_accounts(a.assign(**{"CRM Sync": None}), s))  # left rows matter
+    (tmp_path / "in").mkdir()
+    built = workbook.save_workbook(workbook.build_workbook(a, p, s), tmp_path / "in" / "left.xlsx")
+    (done,) = recalculate([built], tmp_path / "out")
+    _check(done, a, p, s)

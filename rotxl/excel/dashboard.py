@@ -51,6 +51,13 @@ def kept_factor(wb, table: str) -> str:
     return ""
 
 
+def _kept_criteria(wb, table: str) -> str:
+    """The same, as a COUNTIFS/SUMIFS criteria pair (a blank CRM Sync passes "<>")."""
+    if SYNC_COLUMN in _headers(wb, table):
+        return f',{table}[{SYNC_COLUMN}],"<>{NOT_IN_EXPORT}"'
+    return ""
+
+
 def _array(ws, cell: str, formula: str) -> None:
     ws[cell] = ArrayFormula(cell, formula)
 
@@ -63,17 +70,21 @@ def _head(ws, row: int, labels: tuple[str, ...]) -> None:
 
 
 def write(ws, wb, chart_rows: int, money: str) -> None:
+    # Rows kept only because they left the export count in no figure (metrics.kept).
+    ka, ca = kept_factor(wb, "Accounts"), _kept_criteria(wb, "Accounts")
+    kp, cp = kept_factor(wb, "Pipeline"), _kept_criteria(wb, "Pipeline")
+    eh_total = f"SUMIFS(Accounts[Effective Hours]{ca})" if ca else "SUM(Accounts[Effective Hours])"
     ws["A1"] = "Dashboard"
     ws["A1"].font = TITLE
     ws["A2"], ws["C2"] = "As of", "=AsOf"
     ws["C2"].number_format = "yyyy-mm-dd"
 
     ws["A4"] = "Time on dump segments (C + E)"
-    ws["C4"] = f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/SUM(Accounts[Effective Hours]),"")'
+    ws["C4"] = f'=IFERROR((E{SEGMENT_ROW["C"]}+E{SEGMENT_ROW["E"]})/{eh_total},"")'
     ws["A5"] = "ROT overall"
-    _array(ws, "C5", f'=IFERROR(SUM(IF(ISNUMBER(Accounts[Effective Hours]),{_EARNED}))/SUM(Accounts[Effective Hours]),"")')
+    _array(ws, "C5", f'=IFERROR(SUM(IF(ISNUMBER(Accounts[Effective Hours]){ka},{_EARNED}))/{eh_total},"")')
     ws["A6"] = "Revenue share of A accounts"
-    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"")')
+    _array(ws, "C6", f'=IFERROR(D{SEGMENT_ROW["A"]}/SUM(IF((Accounts[Issues]="")*ISNUMBER(Accounts[Revenue]){ka},Accounts[Revenue])),"")')
     ws["C4"].font = Font(bold=True, size=20, color="C00000")
     ws["C4"].number_format = ws["C6"].number_format = "0%"
     ws["C5"].number_format = money + ".00" if money.endswith("0") else money
@@ -88,13 +99,13 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     for s, r in SEGMENT_ROW.items():
         ws.cell(r, 1, s).font = Font(bold=True)
         ws.cell(r, 2, FOCUS[s])
-        ws.cell(r, 3, f'=COUNTIF(Accounts[Segment],"{s}")')
-        ws.cell(r, 4, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Revenue])').number_format = money
-        ws.cell(r, 5, f'=SUMIF(Accounts[Segment],"{s}",Accounts[Effective Hours])').number_format = "#,##0.0"
-        _array(ws, f"F{r}", f'=IFERROR(SUM(IF(Accounts[Segment]="{s}",{_EARNED}))/E{r},"")')
+        ws.cell(r, 3, f'=COUNTIFS(Accounts[Segment],"{s}"{ca})')
+        ws.cell(r, 4, f'=SUMIFS(Accounts[Revenue],Accounts[Segment],"{s}"{ca})').number_format = money
+        ws.cell(r, 5, f'=SUMIFS(Accounts[Effective Hours],Accounts[Segment],"{s}"{ca})').number_format = "#,##0.0"
+        _array(ws, f"F{r}", f'=IFERROR(SUM(IF((Accounts[Segment]="{s}"){ka},{_EARNED}))/E{r},"")')
         ws.cell(r, 6).number_format = money
         ws.cell(r, 7, f'=IFERROR(D{r}/SUM($D$10:$D$14),"")').number_format = "0%"
-        ws.cell(r, 8, f'=IFERROR(E{r}/SUM(Accounts[Effective Hours]),"")').number_format = "0%"
+        ws.cell(r, 8, f'=IFERROR(E{r}/{eh_total},"")').number_format = "0%"
         ws.cell(r, 9, ACTIONS[s])
         ws.cell(r, 1).fill = PatternFill("solid", fgColor=SEGMENT_CHART_COLOURS[s])
         ws.cell(r, 1).font = Font(bold=True, color="FFFFFF")
@@ -110,8 +121,8 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     _head(ws, 18, ("Priority", "Opportunities", "Expected Value"))
     for p, r in PRIORITY_ROW.items():
         ws.cell(r, 1, p).font = Font(bold=True)
-        ws.cell(r, 2, f'=COUNTIF(Pipeline[Priority],"{p}")')
-        ws.cell(r, 3, f'=SUMIF(Pipeline[Priority],"{p}",Pipeline[Expected Value])').number_format = money
+        ws.cell(r, 2, f'=COUNTIFS(Pipeline[Priority],"{p}"{cp})')
+        ws.cell(r, 3, f'=SUMIFS(Pipeline[Expected Value],Pipeline[Priority],"{p}"{cp})').number_format = money
     ws["A22"], ws["B22"], ws["C22"] = "Total open", "=SUM(B19:B21)", "=SUM(C19:C21)"
     ws["C22"].number_format = money
     for c in ("A22", "B22", "C22"):
@@ -122,21 +133,21 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     rows = [
         ("A24", "Win rate (won ÷ won and lost)", "C24",
          f'=IFERROR(SUMPRODUCT({won}{here})/SUMPRODUCT(({won}+{lost}){here}),"")', "0%"),
-        ("A25", "Overdue follow-ups", "C25", "=COUNTIF(Pipeline[Overdue],TRUE)", "0"),
-        ("A26", "Open with no contact yet", "C26", f'=COUNTIF(Pipeline[Next Follow-up],"{CONTACT_NOW}")', "0"),
+        ("A25", "Overdue follow-ups", "C25", f"=COUNTIFS(Pipeline[Overdue],TRUE{cp})", "0"),
+        ("A26", "Open with no contact yet", "C26", f'=COUNTIFS(Pipeline[Next Follow-up],"{CONTACT_NOW}"{cp})', "0"),
         ("A28", "Expected value per remaining hour", "C28", '=IFERROR(C22/C27,"")', money),
     ]
     for label_cell, label, cell, formula, fmt in rows:
         ws[label_cell], ws[cell] = label, formula
         ws[cell].number_format = fmt
     ws["A27"] = "Selling hours still needed (open)"
-    _array(ws, "C27", '=SUM(IF(Pipeline[Priority]<>"",IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))')
+    _array(ws, "C27", f'=SUM(IF((Pipeline[Priority]<>""){kp},IF(TRIM(Pipeline[Est. Hours])="",DefaultDealHours,Pipeline[Est. Hours])))')
     ws["C27"].number_format = "#,##0.0"
     ws.conditional_formatting.add("C25", CellIsRule(operator="greaterThan", formula=["0"], font=Font(bold=True, color="C00000")))
     ws["A30"] = "Rows with issues"
     ws["A30"].font = Font(bold=True)
-    ws["A31"], ws["C31"] = "Accounts", "=SUMPRODUCT(--(LEN(Accounts[Issues])>0))"
-    ws["A32"], ws["C32"] = "Pipeline", "=SUMPRODUCT(--(LEN(Pipeline[Issues])>0))"
+    ws["A31"], ws["C31"] = "Accounts", f"=SUMPRODUCT((LEN(Accounts[Issues])>0){ka or '*1'})"
+    ws["A32"], ws["C32"] = "Pipeline", f"=SUMPRODUCT((LEN(Pipeline[Issues])>0){kp or '*1'})"
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 13
     for col in "CDEFGH":
