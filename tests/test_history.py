@@ -287,3 +287,15 @@ def test_a_large_team_charts_the_teams_line_only(tables):
     charts = wb[trend.TREND_SHEET]._charts
     assert len(charts) == len(trend.CHARTS)  # no per-owner charts either
     assert [len(c.series) for c in charts] == [1] * (len(trend.CHARTS) - 1) + [2]
+
+
+def test_record_week_inside_the_callers_transaction(four_weeks, tables):
+    conn = sqlite3.connect(history.state_path(four_weeks))
+    conn.execute("BEGIN")
+    history.record_week(conn, "2026-11-30", tables[3], commit=False)
+    assert conn.in_transaction
+    conn.rollback()  # the build failed after recording: the week is not kept
+    assert history.weeks(history.load_history(conn)) == weeks.AS_OF
+    history.record_week(conn, "2026-11-30", tables[3], commit=False)
+    conn.commit()
+    assert len(history.weeks(history.load_history(sqlite3.connect(history.state_path(four_weeks))))) == 5

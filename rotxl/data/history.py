@@ -92,16 +92,27 @@ def with_week(history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame) -> pd.
     return pd.concat([rest, long_table(as_of, table)], ignore_index=True).sort_values(["As Of", "Row"], kind="stable")
 
 
-def record_week(conn: sqlite3.Connection, as_of: dt.date | str, table: pd.DataFrame) -> int:
+def record_week(conn: sqlite3.Connection, as_of: dt.date | str, table: pd.DataFrame, commit: bool = True) -> int:
     """Record one build's figures (``table``: one row per owner, the last row the team) under AsOf,
-    replacing whatever that AsOf held, in one transaction. Returns the number of figures written."""
+    replacing whatever that AsOf held, in one transaction. Returns the number of figures written.
+
+    ``commit=False`` leaves the transaction to the caller, so the build state can write its own
+    tables and this week's figures in the one transaction of the build.
+    """
     day = _iso(as_of)
     rows = list(_rows(day, table))
-    with conn:  # commits on success, rolls back on any error; a killed process leaves the journal to roll back
+
+    def write() -> None:
         conn.execute("DELETE FROM weekly_figures WHERE as_of = ?", (day,))
         conn.executemany("INSERT INTO weekly_figures VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         conn.execute("INSERT OR REPLACE INTO weekly_builds VALUES (?, ?)",
                      (day, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+
+    if not commit:
+        write()
+        return len(rows)
+    with conn:  # commits on success, rolls back on any error; a killed process leaves the journal to roll back
+        write()
     return len(rows)
 
 
