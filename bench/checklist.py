@@ -65,15 +65,16 @@ def bare(acc: pd.DataFrame, pipe: pd.DataFrame, hourly_cost: float) -> dict[str,
     total += (a_counts[band] - is_a) / (n_a - is_a)
     fit = total / (seen + 1)
     won = pipe["Status"].to_numpy() == "Won"
-    keys = pipe["Account"].to_numpy()[won]
+    keys, _ = pd.factorize(pipe["Account"].to_numpy()[won])  # accounts as integer codes
     days = pipe["Close Date"].to_numpy(dtype="datetime64[D]")[won]
     prev_start, cur_start = np.datetime64("2024-11-23"), np.datetime64("2025-11-23")
-    before = np.unique(keys[(days > prev_start) & (days <= cur_start)])
-    now = np.unique(keys[(days > cur_start) & (days <= np.datetime64(AS_OF))])
-    first = pd.Series(days).groupby(keys).min()
-    months = pd.Series(first.to_numpy().astype("datetime64[M]")).value_counts()
+    before = np.bincount(keys[(days > prev_start) & (days <= cur_start)], minlength=keys.max() + 1) > 0
+    now = np.bincount(keys[(days > cur_start) & (days <= np.datetime64(AS_OF))], minlength=keys.max() + 1) > 0
+    first = np.full(keys.max() + 1, np.datetime64("9999-12-31"), dtype="datetime64[D]")
+    np.minimum.at(first, keys, days)
+    months = np.unique(first.astype("datetime64[M]"), return_counts=True)[1]
     h, r = acc["Hours"].to_numpy(), acc["Revenue"].to_numpy()
-    return {"Retention": np.isin(before, now).mean(), "New": float(months.sum()), "Cost": h.sum() * hourly_cost / r.sum(),
+    return {"Retention": (before & now).sum() / before.sum(), "New": float(months.sum()), "Cost": h.sum() * hourly_cost / r.sum(),
             "Fit": float(np.nanmean(fit))}
 
 

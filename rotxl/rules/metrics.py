@@ -14,13 +14,35 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .engine import CONTACT_NOW, NOT_IN_EXPORT, PRIORITIES, _cols, parse_dates, parse_numbers, parse_status, parse_text, percentile_inc
+from .engine import CONTACT_NOW, NOT_IN_EXPORT, PRIORITIES, _cols, parse_dates, parse_numbers, percentile_inc
+from .engine import parse_status as _parse_status
+from .engine import parse_text as _parse_text
 from .schema import ACCOUNT_COLUMNS, FIRMOGRAPHICS, PIPELINE_COLUMNS
 from .settings import Settings
 
 SEGMENTS = ("A", "B", "C", "D", "E")
 DUMP = ("C", "E")
 SYNC_COLUMN = "CRM Sync"
+
+
+def _distinct(s: pd.Series):
+    """Row codes and the distinct values of ``s``: text is read once per distinct value, not per row."""
+    codes, uniques = pd.factorize(s.reset_index(drop=True), use_na_sentinel=False)
+    return codes, pd.Series(np.asarray(uniques, dtype=object) if s.dtype == object else uniques)
+
+
+def parse_text(s: pd.Series, id_like: bool = False) -> tuple[pd.Series, np.ndarray]:
+    """engine.parse_text, read once per distinct value."""
+    codes, uniques = _distinct(s)
+    text, blank = _parse_text(uniques, id_like=id_like)
+    return pd.Series(text.to_numpy(dtype=object)[codes], index=s.index, dtype=object), blank[codes]
+
+
+def parse_status(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """engine.parse_status, read once per distinct value."""
+    codes, uniques = _distinct(s)
+    status, bad = _parse_status(uniques)
+    return status[codes], bad[codes]
 
 
 def kept(df: pd.DataFrame) -> np.ndarray:
@@ -158,20 +180,22 @@ def edate(day: dt.date, months: int) -> dt.date:
     return (pd.Timestamp(day) + pd.DateOffset(months=months)).date()
 
 
-def _text_key(s: pd.Series) -> pd.Series:
-    text, _ = parse_text(s)
-    return text.str.casefold()
+def _text_key(s: pd.Series, prefix: str = "", id_like: bool = False) -> np.ndarray:
+    """prefix + the text trimmed and case-folded ("" when blank), worked out once per distinct value."""
+    codes, uniques = _distinct(s)
+    text, blank = _parse_text(uniques, id_like=id_like)
+    keys = text if id_like else text.str.casefold()
+    return np.where(blank, "", (prefix + keys).to_numpy(dtype=object))[codes]
 
 
 def deal_accounts(pipeline: pd.DataFrame) -> pd.Series:
     """Which account each deal belongs to: its Account ID when the export carries one, else its
     account name (trimmed, case ignored); "" when neither is given."""
-    by_name = "name:" + _text_key(_cols(pipeline, PIPELINE_COLUMNS)["Account"])
-    by_name = by_name.where(by_name != "name:", "")
-    if "Account ID" not in pipeline:
-        return by_name.reset_index(drop=True)
-    ids, blank = parse_text(pipeline["Account ID"], id_like=True)
-    return pd.Series(np.where(blank, by_name.to_numpy(), ("id:" + ids).to_numpy()), dtype=object)
+    keys = _text_key(_cols(pipeline, PIPELINE_COLUMNS)["Account"], "name:")
+    if "Account ID" in pipeline:
+        ids = _text_key(pipeline["Account ID"], "id:", id_like=True)
+        keys = np.where(ids != "", ids, keys)
+    return pd.Series(keys, dtype=object)
 
 
 def won_deals(pipeline: pd.DataFrame, by: pd.Series | None = None) -> pd.DataFrame:
@@ -291,8 +315,8 @@ def _icp_keys(values: pd.Series, numeric: bool) -> pd.Series:
         edges = [percentile_inc(v[~np.isnan(v)], q) for q in (0.2, 0.4, 0.6, 0.8)]
         band = 1 + np.searchsorted(np.asarray(edges, dtype=float), v, side="left")
         return pd.Series(np.where(np.isnan(v), None, band.astype(object)), dtype=object)
-    text, blank = parse_text(values)
-    return pd.Series(np.where(blank, None, text.str.casefold().to_numpy(dtype=object)), dtype=object)
+    keys = _text_key(values)
+    return pd.Series(np.where(keys == "", None, keys), dtype=object)
 
 
 def _is_numeric(name: str, values: pd.Series) -> bool:
@@ -337,10 +361,10 @@ def prospect_icp_share(accounts: pd.DataFrame, pipeline: pd.DataFrame, fit: np.n
     status, _ = parse_status(cols["Status"])
     open_keys = set(deal_accounts(pipeline)[kept(pipeline) & (status == "Open")])
     acols = _cols(accounts, ACCOUNT_COLUMNS)
-    ids, _ = parse_text(acols["Account ID"], id_like=True)
-    names = _text_key(acols["Account"])
+    ids = pd.Series(_text_key(acols["Account ID"], "id:", id_like=True))
+    names = pd.Series(_text_key(acols["Account"], "name:"))
     unique_name = ~names.duplicated(keep=False)
-    has_open = (("id:" + ids).isin(open_keys) | (("name:" + names).isin(open_keys) & unique_name)).to_numpy()
+    has_open = (ids.isin(open_keys) | (names.isin(open_keys) & unique_name)).to_numpy()
     revenue = parse_numbers(acols["Revenue"]).values
     eh = np.nan_to_num(accounts["Effective Hours"].to_numpy(dtype="float64"))
     prospect = kept(accounts) & (accounts["Issues"] == "").to_numpy() & (revenue == 0) & has_open
