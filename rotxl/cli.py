@@ -534,6 +534,51 @@ def demo(out: Path, jobs: int | None) -> None:
 
 
 @main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder of the team's workbooks (rotxl build --out).")
+@click.option("--figure", "figures", multiple=True, help="A figure to print (repeatable; default: the Trend sheet's figures).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every figure of every week and owner to this .csv or .xlsx instead of printing.")
+def history(out: Path, figures: tuple[str, ...], output: Path | None) -> None:
+    """The team's weekly figures over time, as recorded by each team build."""
+    from .data import history as hist
+    from .excel.cells import clean_name
+    from .excel.trend import CHARTS, FIGURES
+
+    try:
+        if output is not None:
+            check_output(output)
+        conn = hist.open_state(out)
+        try:
+            h = hist.load_history(conn)
+        finally:
+            conn.close()
+    except (FileNotFoundError, OutputError) as e:
+        _fail(str(e), 2)
+    if h.empty:
+        _fail(f"{out}: no week recorded yet; run rotxl build --out {out}", 2)
+    if output is not None:
+        try:
+            write_table(hist.as_table(h), output, sheet="History")
+        except OSError as e:
+            _fail(f"could not write {output}: {e}", 1)
+        click.echo(f"Wrote {output}: {len(hist.weeks(h))} weeks of figures", err=True)
+        return
+    known = list(dict.fromkeys(h["Figure"]))
+    wanted = list(figures) or [f for _, fs in CHARTS for f in fs]
+    unknown = [f for f in wanted if f not in known]
+    if figures and unknown:
+        _fail(f"no figure {', '.join(map(repr, unknown))}; recorded figures: {', '.join(known)}", 2)
+    for figure in (f for f in wanted if f in known):
+        click.echo(f"\n{figure}")
+        kind = FIGURES[figure].kind if figure in FIGURES else "ratio"
+        table = hist.series(h, figure).rename(columns=clean_name).rename_axis(index="As Of", columns=None)
+        click.echo(table.to_string(float_format=SERIES_FORMATS[kind].format, na_rep=""))
+
+
+SERIES_FORMATS = {"pct": "{:.1%}", "money": "{:,.2f}", "count": "{:,.0f}", "hours": "{:,.1f}", "ratio": "{:.2f}"}
+
+
+@main.command()
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("lite"), show_default=True,
               help="Folder for main.py and requirements.txt.")
 def lite(output: Path) -> None:

@@ -5,6 +5,8 @@ Figures mirror rotxl.rules.metrics; their cells are listed in CELLS so tests can
 
 from __future__ import annotations
 
+import numbers
+
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.marker import Marker
 from openpyxl.formatting.rule import CellIsRule
@@ -71,6 +73,26 @@ def _sum(table: str, condition: str, column: str) -> str:
 
 
 _EH_TOTAL = _sum("Accounts", "1", "Effective Hours")
+
+
+def _headers(wb, table: str) -> list[str]:
+    ws = wb[table] if table in wb.sheetnames else None
+    t = ws.tables.get(table) if ws is not None else None
+    return [c.name for c in t.tableColumns] if t is not None and t.tableColumns else []
+
+
+def kept_factor(wb, table: str) -> str:
+    """``*(…)`` leaving out rows kept only because they left the export, when the table has a CRM Sync column."""
+    if SYNC_COLUMN in _headers(wb, table):
+        return f'*(TRIM({table}[{SYNC_COLUMN}])<>"{NOT_IN_EXPORT}")'
+    return ""
+
+
+def _kept_criteria(wb, table: str) -> str:
+    """The same, as a COUNTIFS/SUMIFS criteria pair (a blank CRM Sync passes "<>")."""
+    if SYNC_COLUMN in _headers(wb, table):
+        return f',{table}[{SYNC_COLUMN}],"<>{NOT_IN_EXPORT}"'
+    return ""
 
 
 def _array(ws, cell: str, formula: str, number_format: str | None = None) -> None:
@@ -147,7 +169,8 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     for c in ("A22", "B22", "C22"):
         ws[c].font = Font(name="Calibri", bold=True)
     won, lost = '(TRIM(Pipeline[Status])="Won")', '(TRIM(Pipeline[Status])="Lost")'
-    valid = f'(Pipeline[Issues]="")*{_synced("Pipeline")}'
+    # Every row whose Status reads Won or Lost counts, issues or not (a Lost row without a reason is a loss).
+    valid = _synced("Pipeline")
     no_contact = f'(Pipeline[Next Follow-up]="{CONTACT_NOW}")'
     rows = [
         (24, "Win rate (won ÷ won and lost)",
@@ -175,7 +198,7 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
         ws.column_dimensions[col].width = width
     ws.column_dimensions[get_column_letter(TOP_HELPER)].hidden = True
     _charts(ws, wb, chart_rows)
-    ws.print_area = "A1:V33"
+    ws.print_area = "A1:V41"  # the figures, the charts and the §10 checklist under them
     print_setup(ws, fit_height=1)
 
 
@@ -262,3 +285,88 @@ def _charts(ws, wb, rows: int) -> None:
         # openpyxl leaves axes marked deleted unless told otherwise, and Excel then hides them.
         chart.x_axis.delete = chart.y_axis.delete = False
     ws.add_chart(ev, "O17")  # beside the pipeline's named deals
+
+
+# ---------------------------------------------------------------- §10 the checklist
+
+CHECKLIST_ROW = 34  # heading; figures below it, one a row, in metrics.CHECKLIST order
+CHECKLIST_LABELS: dict[str, tuple[str, str]] = {
+    # figure: (label, number format)
+    "Retention": ("Retention (accounts that bought again this period)", "0%"),
+    "New Accounts (12 months)": ("New accounts, last 12 complete months", "0"),
+    "New Account Consistency": ("Month-to-month variation of new accounts (lower is steadier)", "0.00"),
+    "Cost of Sales ÷ Revenue": ("Cost of sales ÷ revenue", "0.0%"),
+    "Prospect Time on ICP Fit": ("Prospect time on good ICP fits (ICP Fit ≥ 0.5)", "0%"),
+}
+COST_OF_SALES_CELL = f"C{CHECKLIST_ROW + 1 + list(CHECKLIST_LABELS).index('Cost of Sales ÷ Revenue')}"
+
+
+def cost_of_sales_formula(wb) -> str:
+    """Σ h × HourlyCost ÷ Σ Revenue over the valid accounts (h: Hours, else Logged Hours), as metrics.cost_of_sales."""
+    here = kept_factor(wb, "Accounts")
+    logged = "Accounts[Logged Hours]" if "Logged Hours" in _headers(wb, "Accounts") else None
+    h = f"IF(ISNUMBER(Accounts[Hours]),Accounts[Hours],{f'IF(ISNUMBER({logged}),{logged},0)' if logged else '0'})"
+    valid = f'(Accounts[Issues]=""){here}'
+    return (f'=IF(ISNUMBER(HourlyCost),IFERROR(SUM(IF({valid},{h}))*HourlyCost'
+            f'/SUM(IF({valid}*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"needs revenue"),"needs HourlyCost")')
+
+
+def write_checklist(ws, wb, figures: dict[str, object], money: str) -> None:
+    """The §10 checklist under the Dashboard's figures. Cost of sales is a live formula once the
+    workbook has the HourlyCost named cell; the others are the build's numbers (they need the Won
+    deals' history or the team's A accounts), or a text saying what a figure needs."""
+    from .cells import put
+
+    put(ws, CHECKLIST_ROW, 1, "Checklist (figures of the build as of AsOf; rebuild to refresh)").font = Font(bold=True, size=12)
+    for i, (figure, (label, fmt)) in enumerate(CHECKLIST_LABELS.items(), start=1):
+        r = CHECKLIST_ROW + i
+        put(ws, r, 1, label)
+        if figure == "Cost of Sales ÷ Revenue" and "HourlyCost" in wb.defined_names:
+            _array(ws, f"C{r}", cost_of_sales_formula(wb))
+            ws[f"C{r}"].number_format = fmt
+            continue
+        v = figures.get(figure, "needs a team build")
+        cell = put(ws, r, 3, float(v) if isinstance(v, numbers.Number) and not isinstance(v, bool) else str(v), fmt)
+        if isinstance(v, str):
+            cell.font = Font(italic=True, color="7F7F7F")
+
+
+def checklist_figures(accounts, pipeline, settings) -> dict[str, object]:
+    """The §10 checklist of one workbook's rows (a team build passes each owner's team-wide figures instead)."""
+    import pandas as pd
+
+    from ..rules import engine
+    from ..rules.metrics import checklist_table
+
+    if accounts is None or pipeline is None or accounts.empty:
+        return {}
+    try:
+        table = checklist_table(engine.classify_accounts(accounts, settings), engine.score_pipeline(pipeline, settings), settings)
+    except (KeyError, ValueError):  # a template or partial export: the checklist says what it needs
+        return {}
+    return {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in table.iloc[0].items()}
+
+
+ICP_FIT_NOTE = ("Written by the build as a value: classic worksheet functions cannot express the comparison with "
+                "the team's other A accounts (each account left out, numbers in quintile bands). How closely the "
+                "account resembles the team's A accounts on its firmographic columns, 0-1; blank when the team has "
+                "fewer than 5 A accounts. Rebuild to refresh.")
+
+
+def write_icp_fit(ws, fit) -> bool:
+    """Fill the Accounts sheet's ICP Fit column (header in row 1) with the build's values, one per table
+    row in order, and say on the header why it is a value. False when the sheet has no such column."""
+    from openpyxl.comments import Comment
+
+    from .cells import put
+
+    column = next((c.column for c in ws[1] if c.value == "ICP Fit"), None)
+    if column is None:
+        return False
+    for r, v in enumerate(fit, start=2):
+        if v == v and v is not None:  # NaN stays blank
+            put(ws, r, column, float(v), "0%")
+        else:
+            ws.cell(r, column).value = None
+    ws.cell(1, column).comment = Comment(ICP_FIT_NOTE, "rotxl", width=320, height=120)
+    return True

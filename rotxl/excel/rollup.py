@@ -11,6 +11,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from ..rules.metrics import account_table, pipeline_table
 from ..rules.settings import Settings
+from . import trend
 from .cells import put, put_row
 from .printing import print_setup
 from .workbook import header_width, money_format
@@ -83,11 +84,16 @@ def _join(accounts: pd.DataFrame, pipeline: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, float], currency: str = "$",
-                 links: dict[str, str] | None = None) -> Workbook:
-    """The rollup workbook from team_table(): one Team sheet a manager reads in a minute. A title
-    and the as-of date, one row per owner (their name links to their workbook: ``links`` maps
-    owner to file name, by default the team build's names), the team's row, the thresholds every
-    workbook uses, and charts comparing the owners in a grid under the table."""
+                 links: dict[str, str] | None = None, history: pd.DataFrame | None = None) -> Workbook:
+    """The rollup workbook from team_table() (or trend.week_table(), whose extra §8 and §10 columns
+    show on the Since Last Build sheet): one Team sheet a manager reads in a minute. A title and
+    the as-of date, one row per owner (their name links to their workbook: ``links`` maps owner
+    to file name, by default the team build's names), the team's row, the thresholds every
+    workbook uses, and charts comparing the owners in a grid under the table. With ``history``
+    (rotxl.data.history.load_history): the change since the previous build and the Trend."""
+    full = table
+    shown = [(h, h if h in full.columns else key) for h, key, _ in COLUMNS if h in full.columns or key in full.columns]
+    table = full[[src for _, src in shown]].set_axis([h for h, _ in shown], axis=1)
     if links is None:
         from .team import safe_filenames  # the team build names the files; imported here, as team imports this module
 
@@ -136,6 +142,8 @@ def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, 
     below = _thresholds(ws, team_row + 2, thresholds, money)
     _charts(ws, table, below + 2)
     print_setup(ws, title_rows=f"{h}:{h}")
+    if history is not None:
+        trend.add_trend(wb, history, full, settings.as_of_date(), currency)
     return wb
 
 

@@ -581,12 +581,15 @@ def build_workbook(
     currency: str = "$",
     added_columns: dict[str, tuple[str, ...]] | None = None,
     model: Model | None = None,
+    checklist: dict[str, object] | None = None,
 ) -> Workbook:
     """The workbook, in memory. Thresholds given in ``settings`` are written as numbers,
     the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf, and None (not
     given) writes a live =TODAY(). ``added_columns`` names, per table ("Accounts", "Pipeline"),
     the columns the salesperson added: they come before the export's extra CRM columns.
-    ``model`` (a rotxl.rules.learn.Model) adds Learned Probability, Why and the Model sheet (§9)."""
+    ``model`` (a rotxl.rules.learn.Model) adds Learned Probability, Why and the Model sheet (§9).
+    ``checklist``: the §10 figures of this workbook's owner from the team build (else computed
+    from these rows)."""
     s = settings or Settings()
     wb = Workbook()
     start = wb.active
@@ -613,6 +616,7 @@ def build_workbook(
     for name, ref in _write_settings(settings_ws, s, currency).items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
     dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
+    dashboard.write_checklist(dash, wb, checklist or dashboard.checklist_figures(accounts, pipeline, s), money_format(currency))
     _write_this_week(wb, acc_in, pipe_in, currency)
     _link_sheets(wb)
     if model is not None:  # §9 hook: the Model sheet, after Settings
