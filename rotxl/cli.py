@@ -317,6 +317,9 @@ def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, o
 
 def _team_summary(result) -> None:
     from rich.console import Console
+    from rich.markup import escape
+
+    from .excel.cells import clean_name
     from rich.table import Table
 
     table = result.table
@@ -324,10 +327,11 @@ def _team_summary(result) -> None:
     for h in ("Owner", "Accounts", "ROT", "Dump time", "Open EV", "Pursue", "Win rate", "Overdue"):
         view.add_column(h, justify="left" if h == "Owner" else "right")
     for owner, row in table.iterrows():
+        owner = clean_name(owner)
         pct = lambda v: "" if pd.isna(v) else f"{v:.0%}"  # noqa: E731
         money = lambda v: "" if pd.isna(v) else f"{v:,.0f}"  # noqa: E731
         count = lambda v: "" if pd.isna(v) else f"{v:.0f}"  # noqa: E731
-        view.add_row(str(owner), count(row["Accounts"]), money(row["ROT"]), pct(row["Time on Dump Segments"]),
+        view.add_row(escape(owner), count(row["Accounts"]), money(row["ROT"]), pct(row["Time on Dump Segments"]),
                      money(row["Open EV"]), count(row["Pursue"]), pct(row["Win Rate"]), count(row["Overdue Follow-ups"]),
                      style="bold" if owner == "Team" else None)
     console = Console(stderr=True)
@@ -337,27 +341,40 @@ def _team_summary(result) -> None:
 
 
 def _run_team(accounts: pd.DataFrame, pipeline: pd.DataFrame, out: Path, as_of: dt.date | None, jobs: int | None,
-              currency: str) -> None:
+              currency: str, force: bool = False) -> None:
     import sys
 
-    from .excel.team import build_team
+    from .data.state import BuildLocked, StateError
+    from .excel.cells import clean_name
+    from .excel.report import summary
+    from .excel.team import ChangedIDs, build_team
+
+    def run(progress):
+        try:
+            return build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency, progress=progress,
+                              force=force)
+        except (BuildLocked, ChangedIDs, StateError) as e:
+            _fail(clean_name(e), 2)
 
     if sys.stderr.isatty():
-        from rich.progress import Progress
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        with Progress(transient=True) as bar:
-            task = bar.add_task("Building workbooks", total=None)
-            result = build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency,
-                                progress=lambda line: bar.update(task, advance=1, description=line))
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task("Starting", total=None)  # shown from the first second
+            result = run(lambda line: bar.update(task, description=clean_name(line)))
     else:
-        result = build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency,
-                            progress=lambda line: click.echo(line, err=True))
+        result = run(lambda line: click.echo(clean_name(line), err=True))
     click.echo(f"Wrote {len(result.written)} owner workbook(s) and {result.rollup.name if result.rollup else 'no rollup'} "
                f"to {out}", err=True)
     click.echo("Team thresholds: " + ", ".join(f"{k} {_number(v)}" for k, v in result.thresholds.items()), err=True)
     _team_summary(result)
+    lines = summary(result)
+    if lines:
+        click.echo("Rebuild report (all of it in the Rebuild Report sheet of the Team Rollup):", err=True)
+        for line in lines:
+            click.echo(f"  {line}", err=True)
     for owner, problem in result.failed.items():
-        click.echo(f"rotxl: not written: {owner}: {problem}", err=True)
+        click.echo(f"rotxl: not written: {clean_name(owner)}: {clean_name(problem)}", err=True)
     if result.failed:
         raise SystemExit(1)
 
@@ -372,13 +389,15 @@ _jobs = click.option("--jobs", type=click.IntRange(1, 64), help="Owners built in
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="Judge overdue follow-ups on this date (default: today).")
 @_jobs
 @_currency
-def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str) -> None:
-    """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone typed."""
+@click.option("--force", is_flag=True, help="Build even when most IDs of the previous export are missing from this one.")
+def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str,
+          force: bool) -> None:
+    """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone did (see the rebuild report)."""
     try:
         acc, pipe = read_accounts(accounts), read_pipeline(pipeline)
     except (ReadError, MissingColumnsError) as e:
         _fail(str(e), 2)
-    _run_team(acc, pipe, out, as_of.date() if as_of else None, jobs, currency)
+    _run_team(acc, pipe, out, as_of.date() if as_of else None, jobs, currency, force)
 
 
 @main.command()

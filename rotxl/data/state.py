@@ -15,7 +15,9 @@ Tables:
   cannot be read), and whether the salesperson typed it (sticky until they type again);
 - ``rows``: per file and table, each row key and the sheet row it was written to;
 - ``columns``: per table, each header the build wrote and its kind (input, formula, build, user);
-- ``export_ids``: the IDs of the latest export, to notice IDs that changed format.
+- ``export_ids``: the IDs of the latest export, to notice IDs that changed format;
+- ``pending``: renames a build committed but has not finished (a build killed in between is
+  finished by the next one, so files and state never disagree).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ MIGRATIONS: list[Migration] = [
     CREATE TABLE columns (tbl TEXT NOT NULL, header TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (tbl, header));
     ALTER TABLE files ADD COLUMN own_sheets INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE builds ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE pending (build_id INTEGER NOT NULL, tmp TEXT NOT NULL, final TEXT NOT NULL);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from ..rules.metrics import account_table, pipeline_table
 from ..rules.settings import Settings
+from .cells import clean_name, put_row
 from .workbook import money_format
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -55,10 +56,10 @@ def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, 
     wb = Workbook()
     ws = wb.active
     ws.title = "Team"
-    ws.append(["Owner", *table.columns])
+    put_row(ws, 1, ["Owner", *table.columns])
     money = money_format(currency)
-    for owner, row in table.iterrows():
-        ws.append([owner, *[None if pd.isna(v) else float(v) for v in row]])
+    for i, (owner, row) in enumerate(table.iterrows(), start=2):  # owner names are data: never formulas
+        put_row(ws, i, [clean_name(owner), *[None if pd.isna(v) else float(v) for v in row]])
     n = len(table)
     for j, (_, _, fmt) in enumerate(COLUMNS, start=2):
         for i in range(2, n + 2):
@@ -90,8 +91,8 @@ def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, 
     th.append(["Threshold", "Team value", "Used by every owner's workbook as a number"])
     th.append(["As of", settings.as_of_date()])
     th["B2"].number_format = "yyyy-mm-dd"
-    for name, value in thresholds.items():
-        th.append([name, None if value != value else value])
+    for i, (name, value) in enumerate(thresholds.items(), start=3):
+        put_row(th, i, [name, None if value != value else value])
     th.column_dimensions["A"].width = 20
     th.column_dimensions["B"].width = 16
     return wb
