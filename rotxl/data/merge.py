@@ -165,11 +165,12 @@ def rebuild_table(
         losers = typed[typed.duplicated(["_key", "col"])]
         if len(losers):
             w = winners.set_index(["_key", "col"])
-            for r in losers.itertuples():
-                win = w.loc[(r._1, r.col)]
-                if win["norm"] != r.norm:
-                    report.append(_report("Conflict: two typed copies", table, r._1, r.col, win["value"], r.value,
-                                          f"{win['_file']} over {r._2}", "the most recently saved workbook wins"))
+            for key, col, value, norm, file in zip(losers["_key"], losers["col"], losers["value"], losers["norm"],
+                                                   losers["_file"]):
+                win = w.loc[(key, col)]
+                if win["norm"] != norm:
+                    report.append(_report("Conflict: two typed copies", table, key, col, win["value"], value,
+                                          f"{win['_file']} over {file}", "the most recently saved workbook wins"))
     else:
         winners = pd.DataFrame(columns=["_key", "col", "value", "norm", "_file", "export_value", "typed_now"])
 
@@ -243,8 +244,8 @@ def rebuild_table(
             left[SYNC_COLUMN] = np.where(was, NOT_IN_EXPORT, None)
             if "Owner" in left:
                 left["Owner"] = np.where(parse_text(left["Owner"])[1], left["_owner"], left["Owner"])
-            for r in left[was].itertuples():
-                report.append(_report("Row kept: not in the latest export", table, r._key, file=str(r._file),
+            for key, file in zip(left.loc[was, "_key"], left.loc[was, "_file"]):
+                report.append(_report("Row kept: not in the latest export", table, key, file=str(file),
                                       detail=f'marked CRM Sync = "{NOT_IN_EXPORT}"'))
             out = pd.concat([out.astype(object), left[[c for c in out.columns if c in left]].astype(object)], ignore_index=True)
 

@@ -172,7 +172,8 @@ def read_owner_workbook(path: Path, formula_columns: dict[str, set[str]], rotxl_
     out = OwnerWorkbook(path.name, saved)
     table_sheets = set()
     for ws in wb.worksheets:
-        for name, table in ws.tables.items():
+        for name in list(ws.tables):
+            table = ws.tables[name]
             match = next((t for t in TABLES if t.casefold() == name.casefold()), None)
             if match and match not in out.tables:
                 frame, typed_over = _table_frame(ws, table, formula_columns.get(match, set()))
