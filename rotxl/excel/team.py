@@ -36,7 +36,7 @@ from ..rules import engine
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
 from ..rules.settings import Settings, SettingsError
 from . import carry, report as rebuild_report, rollup
-from .cells import clean_name
+from .cells import clean_name, put
 from .workbook import build_workbook, save_workbook
 
 UNASSIGNED = "Unassigned"
@@ -177,6 +177,9 @@ def _write_owner(task: OwnerTask) -> tuple[str, str | None, str | None, dict]:
         layout = {"sheets": list(wb.sheetnames)}
         for table in TABLES:
             ws = next(w for w in wb.worksheets if table in w.tables)
+            for cell in ws[1]:  # headers come from exports and salespeople: text, never formulas
+                if cell.data_type == "f":
+                    put(ws, 1, cell.column, cell.value)
             carry.write_table_formulas(ws, task.accounts if table == "Accounts" else task.pipeline)
             layout[table] = {c.name: ("formula" if c.calculatedColumnFormula is not None else "value")
                              for c in ws.tables[table].tableColumns}
@@ -326,12 +329,16 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
                          "in another format?): nothing was written; check the export, or build again with --force")
     report: list[dict] = []
     merged: dict[str, Merged] = {}
+    own_cols: dict[str, dict[str, set[str]]] = {}
     for table, export in (("Accounts", accounts), ("Pipeline", pipeline)):
         columns, _ = TABLES[table]
         fields = [c.header for c in columns]
         export = export.set_axis([clean_name(h) for h in export.columns], axis=1)
         export = crm_headers(export, fields, _reserved(table))
         theirs = _theirs(read, listed, base, positions, table)
+        own_cols[table] = {f: set(g.columns[g.notna().any()]) | set(read[f].tables[table].columns
+                                                                    if isinstance(read.get(f), carry.OwnerWorkbook) else ())
+                           for f, g in theirs.groupby("_file")} if len(theirs) else {}
         b = base[base["tbl"] == table]
         ever = set(state.export_ids(con, table)) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
         m = rebuild_table(table, columns, export, theirs, b, ever)
@@ -388,6 +395,8 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
         sheets = own.sheets if isinstance(own, carry.OwnerWorkbook) else []
         a, p = acc.iloc[acc_rows.get(o, [])], pipe.iloc[pipe_rows.get(o, [])]
         a, p = _home_order(a, name), _home_order(p, name)
+        a = _own_columns(a, merged["Accounts"].user_columns, own_cols["Accounts"].get(name, set()))
+        p = _own_columns(p, merged["Pipeline"].user_columns, own_cols["Pipeline"].get(name, set()))
         tasks.append(OwnerTask(o, name, tmp_dir / f"{len(tasks)}.xlsx", a, p, s, sheets, currency))
     written: dict[str, tuple[OwnerTask, str]] = {}
     layout: dict = {}
@@ -446,6 +455,12 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
 
 def _rows_by_owner(df: pd.DataFrame, owner: pd.Series) -> dict[str, np.ndarray]:
     return df.groupby(owner.to_numpy()).indices if len(df) else {}
+
+
+def _own_columns(df: pd.DataFrame, user_columns: list[str], mine: set[str]) -> pd.DataFrame:
+    """A salesperson's own columns go to their own workbook, and wherever one of their rows went."""
+    drop = [h for h in user_columns if h not in mine and df[h].isna().all()]
+    return df.drop(columns=drop)
 
 
 def _home_order(df: pd.DataFrame, name: str) -> pd.DataFrame:
