@@ -384,6 +384,9 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
         if name in skip_write:
             result.failed[o] = result.unreadable.get(name, f"{name} was not written")
             continue
+        if _lock_file(out_dir / name).exists():
+            result.failed[o] = f"{name} is open in Excel ({_lock_file(out_dir / name).name} exists): close it and build again"
+            continue
         s = settings
         changes = typed_settings.get(name, {})
         if changes:
