@@ -340,8 +340,9 @@ def _team_summary(result) -> None:
     console.print(view)
 
 
-def _run_team(accounts: pd.DataFrame, pipeline: pd.DataFrame, out: Path, as_of: dt.date | None, jobs: int | None,
-              currency: str, force: bool = False) -> None:
+def _run_team(accounts: pd.DataFrame | Callable[[], tuple[pd.DataFrame, pd.DataFrame]], pipeline: pd.DataFrame | None,
+              out: Path, as_of: dt.date | None, jobs: int | None, currency: str, force: bool = False) -> None:
+    """``accounts`` may be a function reading both exports, so the progress shows while they are read."""
     import sys
 
     from .data.state import BuildLocked, StateError
@@ -350,8 +351,15 @@ def _run_team(accounts: pd.DataFrame, pipeline: pd.DataFrame, out: Path, as_of: 
     from .excel.team import ChangedIDs, build_team
 
     def run(progress):
+        acc, pipe = accounts, pipeline
+        if callable(accounts):
+            progress("Reading the exports")
+            try:
+                acc, pipe = accounts()
+            except (ReadError, MissingColumnsError) as e:
+                _fail(str(e), 2)
         try:
-            return build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency, progress=progress,
+            return build_team(acc, pipe, out, as_of=as_of, jobs=jobs, currency=currency, progress=progress,
                               force=force)
         except (BuildLocked, ChangedIDs, StateError) as e:
             _fail(clean_name(e), 2)
@@ -393,11 +401,8 @@ _jobs = click.option("--jobs", type=click.IntRange(1, 64), help="Owners built in
 def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str,
           force: bool) -> None:
     """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone did (see the rebuild report)."""
-    try:
-        acc, pipe = read_accounts(accounts), read_pipeline(pipeline)
-    except (ReadError, MissingColumnsError) as e:
-        _fail(str(e), 2)
-    _run_team(acc, pipe, out, as_of.date() if as_of else None, jobs, currency, force)
+    _run_team(lambda: (read_accounts(accounts), read_pipeline(pipeline)), None, out, as_of.date() if as_of else None, jobs,
+              currency, force)
 
 
 @main.command()

@@ -274,31 +274,55 @@ def rebuild_table(
     return Merged(out[ordered], cells, report, user_cols)
 
 
-def theirs_from_state(base: pd.DataFrame, positions: pd.DataFrame, table: str, file: str, owner: str,
-                      saved: float) -> pd.DataFrame:
-    """A workbook's table as the state says it was written (unchanged or unreadable workbooks)."""
-    b = base[(base["tbl"] == table) & (base["file"] == file)]
-    pos = positions[(positions["tbl"] == table) & (positions["file"] == file)]
+def theirs_from_state(base: pd.DataFrame, positions: pd.DataFrame, table: str,
+                      files: dict[str, tuple[str, float]]) -> pd.DataFrame:
+    """Workbooks' tables as the state says they were written (workbooks unchanged since, or that
+    cannot be read), all at once. ``files``: file name -> (owner, saved)."""
+    names = pd.Index(list(files))
+    b = base[(base["tbl"] == table) & base["file"].isin(names)]
+    pos = positions[(positions["tbl"] == table) & positions["file"].isin(names)]
     if not len(pos):
-        return pd.DataFrame(columns=["_key", "_file", "_owner", "_saved", "_row"])
-    values = [restore(t, k) for t, k in zip(b["written_value"], b["kind"])]
-    long = pd.DataFrame({"key": b["key"].to_numpy(), "col": b["col"].to_numpy(), "value": values})
-    wide = long.pivot(index="key", columns="col", values="value") if len(long) else pd.DataFrame(index=pd.Index([], name="key"))
-    wide = wide.reindex(pos["key"].to_numpy()).astype(object)
-    wide = wide.where(pd.notna(wide), None)
-    from .state import Formula
-
-    rows = pos["row"].to_numpy()
-    for h in wide.columns:
-        col = wide[h].to_numpy(dtype=object)
-        for i in np.flatnonzero([isinstance(v, Formula) for v in col]):
-            col[i] = Formula(str(col[i]), int(rows[i]))
-        wide[h] = col
+        return pd.DataFrame(columns=list(META))
+    long = pd.DataFrame({"file": b["file"].to_numpy(), "key": b["key"].to_numpy(), "col": b["col"].to_numpy(),
+                         "value": restore_many(b["written_value"].to_numpy(dtype=object), b["kind"].to_numpy(dtype=object))})
+    if len(long):
+        wide = long.pivot(index=["file", "key"], columns="col", values="value")
+        wide = wide.reindex(pd.MultiIndex.from_arrays([pos["file"].to_numpy(), pos["key"].to_numpy()])).astype(object)
+        wide = wide.where(pd.notna(wide), None)
+    else:
+        wide = pd.DataFrame(index=range(len(pos)))
     wide.columns.name = None
     wide = wide.reset_index(drop=True)
+    rows = pos["row"].to_numpy()
+    from .state import Formula
+
+    for h in wide.columns:  # formulas move with their rows: remember which row each was written to
+        col = wide[h].to_numpy(dtype=object)
+        at = [i for i, v in enumerate(col) if type(v) is Formula] if (b["kind"] == "f").any() else []
+        for i in at:
+            col[i] = Formula(str(col[i]), int(rows[i]))
+        wide[h] = col
     wide["_key"] = pos["key"].to_numpy(dtype=object)
-    wide["_file"], wide["_owner"], wide["_saved"], wide["_row"] = file, owner, saved, rows
+    wide["_file"] = pos["file"].to_numpy(dtype=object)
+    wide["_owner"] = wide["_file"].map({f: o for f, (o, _) in files.items()})
+    wide["_saved"] = wide["_file"].map({f: s for f, (_, s) in files.items()})
+    wide["_row"] = rows
     return wide
+
+
+def restore_many(text: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """state.restore over whole columns, one pass per kind."""
+    out = np.full(len(text), None, dtype=object)
+    filled = text != ""
+    for k in set(kind[filled]):
+        at = filled & (kind == k)
+        if k == "n":
+            out[at] = pd.to_numeric(pd.Series(text[at]), errors="coerce").to_numpy(dtype=object)
+        elif k == "d":
+            out[at] = np.array(text[at].astype(str), dtype="datetime64[D]").astype(object)
+        else:
+            out[at] = [restore(t, k) for t in text[at]] if k in ("b", "f") else text[at]
+    return out
 
 
 # ---------------------------------------------------------------- two-way (a single workbook's "Import export")

@@ -197,8 +197,10 @@ def _write_owner(task: OwnerTask) -> tuple[str, str | None, str | None, dict]:
 
 def _theirs(read: dict[str, object], listed: pd.DataFrame, base: pd.DataFrame, positions: pd.DataFrame,
             table: str) -> pd.DataFrame:
+    """Every listed workbook's table: as read now, or as the state says it was written."""
     id_header = TABLES[table][0][0].header
     frames = []
+    from_state = {}
     for r in listed.itertuples():
         wb = read.get(r.name)
         if isinstance(wb, carry.OwnerWorkbook):
@@ -208,7 +210,9 @@ def _theirs(read: dict[str, object], listed: pd.DataFrame, base: pd.DataFrame, p
             f["_file"], f["_owner"], f["_saved"] = r.name, r.owner, wb.saved
             frames.append(f)
         else:
-            frames.append(theirs_from_state(base, positions, table, r.name, r.owner, 0.0))
+            from_state[r.name] = (r.owner, 0.0)
+    if from_state:
+        frames.append(theirs_from_state(base, positions, table, from_state))
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=["_key", "_file", "_owner", "_saved", "_row"])
