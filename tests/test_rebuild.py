@@ -626,3 +626,34 @@ def test_killed_build_leaves_old_or_new_files_and_a_usable_state(tmp_path):
     rows = records(out / "Owner 1.xlsx", "Accounts")
     assert all(rows[k]["Revenue"] == float(acc2.loc[acc2["Account ID"] == k, "Revenue"].iloc[0])
                for k in rows if k.startswith("A-"))
+
+
+def test_a_file_the_build_did_not_write_keeps_its_name_and_bytes(tmp_path):
+    out = tmp_path / "team"
+    out.mkdir()
+    accounts_export().to_excel(out / "Ana.xlsx", index=False)  # an export saved under an owner's name
+    mine = (out / "Ana.xlsx").read_bytes()
+    result = _build(out, accounts_export(), pipeline_export())
+    assert (out / "Ana.xlsx").read_bytes() == mine and "Ana.xlsx" in result.foreign
+    assert (out / "Ana (2).xlsx").exists()
+    again = _build(out, accounts_export(), pipeline_export())  # the state remembers the name
+    assert (out / "Ana.xlsx").read_bytes() == mine and (out / "Ana (2).xlsx") in again.written
+
+
+def test_workbooks_of_an_earlier_rotxl_are_adopted(tmp_path):
+    import shutil
+
+    out = tmp_path / "team"
+    _build(out, accounts_export(), pipeline_export())
+    shutil.rmtree(out / ".rotxl")  # as an earlier rotxl left the folder: workbooks, no build state
+    wb = openpyxl.load_workbook(out / "Ana.xlsx")
+    ws, _ = table(wb, "Accounts")
+    ws.cell(row_of(ws, "Account ID", "A-03"), columns(ws)["Aggravation"]).value = 4
+    wb.save(out / "Ana.xlsx")
+    acc = accounts_export()
+    acc.loc[acc["Account ID"] == "A-06", "Revenue"] = 6500.0
+    result = _build(out, acc, pipeline_export())
+    assert not result.foreign and (out / "Ana.xlsx") in result.written
+    a = records(out / "Ana.xlsx", "Accounts")
+    assert a["A-03"]["Aggravation"] == 4 and a["A-06"]["Revenue"] == 6500
+    assert (result.report["What"] == "Adopted a workbook of an earlier rotxl").sum() == 3

@@ -67,6 +67,7 @@ class TeamBuild:
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> why
     foreign: list[str] = field(default_factory=list)  # files in --out the build did not write
     backups: Path | None = None
+    report_entries: list[dict] = field(default_factory=list, repr=False)
 
 
 # ---------------------------------------------------------------- file names
@@ -292,6 +293,19 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
     known = {p.casefold() for p in listed["name"]} | {f"{ROLLUP_NAME}.xlsx".casefold()}
     result.foreign = sorted(p.name for p in out_dir.iterdir() if p.is_file() and p.name.casefold() not in known
                             and not (p.name.startswith("~$") and p.name[2:].casefold() in known))
+    # workbooks an earlier rotxl wrote (before the build state): adopted, read like any other
+    legacy = {n: o for n in result.foreign if (o := _legacy_owner(out_dir / n)) is not None
+              and o not in set(listed["owner"])}
+    if legacy:
+        result.foreign = [n for n in result.foreign if n not in legacy]
+        listed = pd.concat([listed, pd.DataFrame({"owner": list(legacy.values()), "name": list(legacy),
+                                                  "sha256": "", "saved_at": "", "own_sheets": 0})], ignore_index=True)
+        for n in legacy:
+            if _lock_file(out_dir / n).exists():
+                result.unreadable[n] = f"{n} is open in Excel ({_lock_file(out_dir / n).name} exists): close it and build again"
+                skip_write.add(n)
+            else:
+                to_read.append(out_dir / n)
 
     workers = max(1, min(jobs or os.cpu_count() or 1, 64))
     pool: Executor | None = ProcessPoolExecutor(workers) if workers > 1 else None
@@ -310,8 +324,13 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                     result.unreadable[name] = wb
                     skip_write.add(name)
                 say(f"[{k}/{len(to_read)}] read {name}" + (": cannot be read" if isinstance(wb, str) else ""))
+        for n in legacy:
+            result.report_entries.append(rebuild_report.entry(
+                "Adopted a workbook of an earlier rotxl", file=n,
+                detail="no build state yet: its own columns, sheets, settings and the values in columns the CRM "
+                       "does not fill are taken as typed"))
         return _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write,
-                                result, pool, tmp_root)
+                                result, pool, tmp_root, _legacy_base(read, legacy))
     finally:
         if pool:
             pool.shutdown()
@@ -323,15 +342,17 @@ def _reserved(table: str) -> list[str]:
 
 
 def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write, result,
-                     pool, tmp_root) -> TeamBuild:
+                     pool, tmp_root, legacy_base) -> TeamBuild:
     say("Merging")
     base = state.cells(con)
+    if len(legacy_base):
+        base = pd.concat([base, legacy_base], ignore_index=True)
     positions = state.row_positions(con)
     total, present = _changed_ids(con, accounts, pipeline)
     if total >= CHANGED_ID_MIN and present < total / 2 and not force:
         raise ChangedIDs(f"only {present:,} of the {total:,} IDs of the previous export are in this one (IDs re-exported "
                          "in another format?): nothing was written; check the export, or build again with --force")
-    report: list[dict] = []
+    report: list[dict] = result.report_entries
     merged: dict[str, Merged] = {}
     own_cols: dict[str, dict[str, set[str]]] = {}
     for table, export in (("Accounts", accounts), ("Pipeline", pipeline)):
@@ -370,7 +391,7 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
     acc_owner, pipe_owner = owner_key(acc), owner_key(pipe)
     owners = sorted(set(acc_owner) | set(pipe_owner), key=str.casefold)
     by_owner_file = dict(zip(listed["owner"], listed["name"]))
-    names = safe_filenames(owners, by_owner_file)
+    names = _names_clear_of_foreign(owners, by_owner_file, result, out_dir, report)
     file_owner = {n: o for o, n in names.items()}
 
     # personal settings: what the owner typed (read now, or remembered in the state)
@@ -458,6 +479,61 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
             result.failed[ROLLUP_NAME] = f"{rollup_path.name} is locked (open in Excel?): close it and build again"
     say(f"Team Rollup: {result.failed.get(ROLLUP_NAME, rollup_path.name)}")
     return result
+
+
+def _legacy_owner(path: Path) -> str | None:
+    """The owner of a workbook an earlier rotxl (before the build state) wrote: its title says so."""
+    import zipfile
+    from xml.sax.saxutils import unescape
+
+    if path.suffix.lower() != ".xlsx" or path.name.startswith("~$"):
+        return None
+    try:
+        carry.check_xlsx(path)
+        with zipfile.ZipFile(path) as z:
+            core = z.read("docProps/core.xml")[:100_000].decode("utf-8", "replace")
+    except (carry.UnreadableWorkbook, KeyError, OSError, zipfile.BadZipFile):
+        return None
+    title = re.search(r"<dc:title[^>]*>rotxl: (.*?)</dc:title>", core, re.S)
+    return unescape(title.group(1)) if title else None
+
+
+def _legacy_base(read: dict[str, object], legacy: dict[str, str]) -> pd.DataFrame:
+    """For a workbook an earlier rotxl wrote, there is no state: take its CRM-owned cells as what
+    was written (so they are not mistaken for typed values) and everything else as typed."""
+    parts = []
+    for name in legacy:
+        wb = read.get(name)
+        if not isinstance(wb, carry.OwnerWorkbook):
+            continue
+        for table, (columns, _) in TABLES.items():
+            f = wb.tables[table]
+            id_header = columns[0].header
+            if id_header not in f or not len(f):
+                continue
+            keys = id_keys(f[id_header], blank_prefix=f"{name}:")
+            user_owned = {c.header for c in columns if not c.crm_owned}
+            for h in f.columns:
+                if h.startswith("_") or h in user_owned:
+                    continue
+                norm, kind = state.normalise(pd.Series(typed_values(f[h].rename(h)), dtype=object))
+                parts.append(pd.DataFrame({"file": name, "tbl": table, "key": keys, "col": h, "export_value": norm,
+                                           "written_value": norm, "kind": kind, "typed": 0}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _names_clear_of_foreign(owners, known, result, out_dir: Path, report) -> dict[str, str]:
+    """File names that leave the files the build did not write alone."""
+    foreign = {n.casefold() for n in result.foreign}
+    names = safe_filenames(owners, known)
+    for o, n in names.items():
+        if n.casefold() in foreign:
+            taken = {v.casefold() for v in names.values()} | foreign
+            stem, k = n[:-5], 2
+            while f"{stem} ({k}).xlsx".casefold() in taken:
+                k += 1
+            names[o] = f"{stem} ({k}).xlsx"
+    return names
 
 
 def _rows_by_owner(df: pd.DataFrame, owner: pd.Series) -> dict[str, np.ndarray]:
