@@ -19,6 +19,8 @@ The machine is shared: figures are noisy; compare ratios, not seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import logging
 import resource
 import statistics
@@ -64,8 +66,9 @@ def make_exports(owners: int, folder: Path, accounts: int | None = None, opps: i
 
 
 def build(acc: Path, pipe: Path, out: Path) -> None:
-    main(["build", "--accounts", str(acc), "--pipeline", str(pipe), "--out", str(out), "--as-of",
-          SAMPLE_AS_OF.isoformat()], standalone_mode=False)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet):  # the build's own summary
+        main(["build", "--accounts", str(acc), "--pipeline", str(pipe), "--out", str(out), "--as-of",
+              SAMPLE_AS_OF.isoformat()], standalone_mode=False)
 
 
 def edit(paths: list[Path]) -> None:

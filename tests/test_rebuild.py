@@ -657,3 +657,26 @@ def test_workbooks_of_an_earlier_rotxl_are_adopted(tmp_path):
     a = records(out / "Ana.xlsx", "Accounts")
     assert a["A-03"]["Aggravation"] == 4 and a["A-06"]["Revenue"] == 6500
     assert (result.report["What"] == "Adopted a workbook of an earlier rotxl").sum() == 3
+
+
+def test_rows_without_an_id_never_match_and_a_users_priority_column_is_kept(tmp_path):
+    out = tmp_path / "team"
+    acc = accounts_export(9)
+    acc.loc[acc["Account ID"] == "A-09", "Account ID"] = None  # a CRM row with a blank ID (Ana's)
+    _build(out, acc, pipeline_export(9))
+    wb = openpyxl.load_workbook(out / "Ana.xlsx")
+    ws, t = table(wb, "Accounts")
+    c = columns(ws)
+    prio = add_column(ws, t, "Priority")  # named like a derived column of the Pipeline table
+    ws.cell(row_of(ws, "Account ID", "A-03"), prio).value = "Top"
+    last = range_boundaries(t.ref)[3] + 1
+    ws.cell(last, c["Account"]).value = "Hand-typed, no ID"
+    ws.cell(last, c["Aggravation"]).value = 5
+    grow(t, rows=1)
+    wb.save(out / "Ana.xlsx")
+    _build(out, acc, pipeline_export(9))
+    a = records(out / "Ana.xlsx", "Accounts")
+    assert a["A-03"]["Priority"] == "Top"
+    assert a["(no ID) Hand-typed, no ID"]["Aggravation"] == 5
+    assert a["(no ID) Account 9"]["Aggravation"] is None  # the CRM's blank-ID row took nothing from it
+    assert len([k for k in a if k.startswith("(no ID)")]) == 2

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..rules.engine import NOT_IN_EXPORT, parse_dates, parse_numbers, parse_text
 from ..rules.schema import Column, normalise as header_key
-from .io import typed_values
+from .io import DATE_COLUMNS, NUMERIC_COLUMNS
 from .state import normalise, restore
 
 SYNC_COLUMN = "CRM Sync"
@@ -114,9 +114,36 @@ class Merged:
     user_columns: list[str] = field(default_factory=list)
 
 
+def written_norms(s: pd.Series, header: str) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised text and kind of each value as the workbook writer writes it (numbers in number
+    columns, dates in date columns), worked out once per distinct value."""
+    arr = s.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    if not len(uniques):
+        return np.full(len(arr), "", dtype=object), np.full(len(arr), "s", dtype=object)
+    norm_u, kind_u = normalise(_as_written(pd.Series(uniques, dtype=object), header))
+    ok = codes >= 0
+    at = np.where(ok, codes, 0)
+    return np.where(ok, norm_u[at], ""), np.where(ok, kind_u[at], "s")
+
+
+def _as_written(u: pd.Series, header: str) -> np.ndarray:
+    """rotxl.data.io.typed_values, vectorised: numbers in number columns and dates in date columns
+    become numbers and dates, as the workbook writer writes them."""
+    vals = u.to_numpy(dtype=object).copy()
+    if header in NUMERIC_COLUMNS:
+        p = parse_numbers(u)
+        ok = ~p.blank & ~p.bad
+        vals[ok] = p.values[ok].astype(object)
+    elif header in DATE_COLUMNS:
+        p = parse_dates(u)
+        ok = ~p.blank & ~p.bad
+        vals[ok] = p.values[ok].astype("datetime64[D]").astype(object)
+    return vals
+
+
 def _norm_written(s: pd.Series, header: str) -> np.ndarray:
-    """Normalised as the workbook writer writes it (numbers in number columns, dates in date columns)."""
-    return normalise(pd.Series(typed_values(s.rename(header)), dtype=object))[0]
+    return written_norms(s, header)[0]
 
 
 def _report(what: str, table: str, key: str, column: str = "", value: object = None, other: object = None,
@@ -148,6 +175,8 @@ def rebuild_table(
     compared = [h for h in inputs if h in t_cols]
     user_cols = [h for h in t_cols if h not in inputs]
 
+    theirs = _drop_untouched_export_rows_without_id(theirs, base, compared)
+
     # ---- typed cells: theirs against base, per file
     if len(theirs) and compared:
         long = theirs[["_key", "_file", "_saved", *compared]].melt(id_vars=["_key", "_file", "_saved"], var_name="col",
@@ -175,6 +204,13 @@ def rebuild_table(
         winners = pd.DataFrame(columns=["_key", "col", "value", "norm", "_file", "export_value", "typed_now"])
 
     # ---- export rows with the carried values
+    norms: dict[str, np.ndarray] = {}
+
+    def export_norm(h: str) -> np.ndarray:
+        if h not in norms:
+            norms[h] = _norm_written(export[h], h) if h in export else np.full(len(export), "", dtype=object)
+        return norms[h]
+
     out = pd.DataFrame(index=range(len(export)))
     for h in inputs:
         out[h] = export[h].to_numpy(dtype=object) if h in export else None
@@ -193,7 +229,7 @@ def rebuild_table(
         t_norm = w["norm"].to_numpy(dtype=object)[src]
         was_export = w["export_value"].to_numpy(dtype=object)[src]
         e_col = out[h]
-        e_norm = _norm_written(e_col, h)
+        e_norm = export_norm(h)
         keep = found.copy()
         if h in LATEST_DATE or h in LARGEST:
             parse = parse_dates if h in LATEST_DATE else parse_numbers
@@ -259,7 +295,7 @@ def rebuild_table(
     parts = []
     for h in inputs:
         ev = np.full(len(out), "", dtype=object)
-        ev[:n_export] = _norm_written(export[h], h) if h in export else ""
+        ev[:n_export] = export_norm(h)
         ty = np.zeros(len(out), dtype=bool)
         ty[:n_export] = typed_mask.get(h, False)
         if prev is not None and h in compared:
@@ -272,6 +308,29 @@ def rebuild_table(
     cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["_key", "col", "export_value", "typed"])
     ordered = inputs + [SYNC_COLUMN] + user_cols + ["_key", "_owner", "_row", "_file"]
     return Merged(out[ordered], cells, report, user_cols)
+
+
+def _drop_untouched_export_rows_without_id(theirs: pd.DataFrame, base: pd.DataFrame, compared: list[str]) -> pd.DataFrame:
+    """A row without an ID that the build wrote from the export, untouched since: the fresh export
+    brings its own rows without an ID, so this copy is not kept as well (a row without an ID
+    never matches; only an identical, untyped copy is recognised). A copy someone typed in stays."""
+    if not len(theirs) or not len(base) or not compared:
+        return theirs
+    noid = ~has_id(theirs["_key"].to_numpy(dtype=object))
+    if not noid.any():
+        return theirs
+    written = base[base["key"].str.startswith("\x01new")]
+    if not len(written):
+        return theirs
+    wide = written.pivot_table(index=["file", "key"], columns="col", values="written_value", aggfunc="first")
+    wide = wide.reindex(columns=compared).fillna("")
+    seen = {(f, *vals) for (f, _), vals in zip(wide.index, wide.itertuples(index=False, name=None))}
+    rows = theirs[noid]
+    norms = [_norm_written(rows[h], h) for h in compared]
+    sig = [(f, *vals) for f, vals in zip(rows["_file"], zip(*norms))]
+    drop = np.zeros(len(theirs), dtype=bool)
+    drop[np.flatnonzero(noid)] = [s in seen for s in sig]
+    return theirs[~drop] if drop.any() else theirs
 
 
 def theirs_from_state(base: pd.DataFrame, positions: pd.DataFrame, table: str,

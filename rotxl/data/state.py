@@ -247,8 +247,22 @@ def normalise(values: pd.Series | list | np.ndarray) -> tuple[np.ndarray, np.nda
     if len(arr) == 0:
         return np.array([], dtype=object), np.array([], dtype=object)
     codes, uniques = pd.factorize(arr, use_na_sentinel=False)
-    pairs = [_norm_one(u) for u in uniques]
-    return np.array([p[0] for p in pairs], dtype=object)[codes], np.array([p[1] for p in pairs], dtype=object)[codes]
+    uniques = np.asarray(uniques, dtype=object)
+    norm_u = np.empty(len(uniques), dtype=object)
+    kind_u = np.empty(len(uniques), dtype=object)
+    # plain numbers, the bulk of any table, formatted in one pass; the rest one by one
+    plain = {float, int, np.float64, np.int64}
+    numeric = np.fromiter((type(u) in plain for u in uniques), dtype=bool, count=len(uniques))
+    if numeric.any():
+        f = uniques[numeric].astype("float64")
+        text = np.char.mod("%.15g", f).astype(object)
+        text[text == "-0"] = "0"
+        text[np.isnan(f)] = ""
+        norm_u[numeric] = text
+        kind_u[numeric] = np.where(np.isnan(f), "s", np.where(np.isinf(f), "s", "n"))
+    for i in np.flatnonzero(~numeric):
+        norm_u[i], kind_u[i] = _norm_one(uniques[i])
+    return norm_u[codes], kind_u[codes]
 
 
 class Formula(str):

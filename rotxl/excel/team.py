@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..data import state
 from ..data.io import read_table, typed_values
-from ..data.merge import SYNC_COLUMN, Merged, crm_headers, id_keys, rebuild_table, theirs_from_state
+from ..data.merge import SYNC_COLUMN, Merged, crm_headers, id_keys, rebuild_table, theirs_from_state, written_norms
 from ..rules import engine
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
 from ..rules.settings import Settings, SettingsError
@@ -516,7 +516,7 @@ def _legacy_base(read: dict[str, object], legacy: dict[str, str]) -> pd.DataFram
             for h in f.columns:
                 if h.startswith("_") or h in user_owned:
                     continue
-                norm, kind = state.normalise(pd.Series(typed_values(f[h].rename(h)), dtype=object))
+                norm, kind = written_norms(f[h], h)
                 parts.append(pd.DataFrame({"file": name, "tbl": table, "key": keys, "col": h, "export_value": norm,
                                            "written_value": norm, "kind": kind, "typed": 0}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -620,7 +620,7 @@ def _save_state(con, build_id, force, merged, written, layout, accounts, pipelin
             cols = [h for h in frame.columns if not h.startswith("_") and h != SYNC_COLUMN]
             parts = []
             for h in cols:
-                norm, kind = state.normalise(pd.Series(typed_values(f[h].rename(h)), dtype=object))
+                norm, kind = written_norms(f[h], h)
                 parts.append(pd.DataFrame({"file": fn, "key": f["_key"].to_numpy(dtype=object), "col": h,
                                            "written_value": norm, "kind": kind}))
             long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
