@@ -12,7 +12,8 @@ Prints CPU time (this process and its workers) and wall time, medians over repea
 - ``--big``: 1,000,000 accounts and 200,000 opportunities for 200 owners, first build only,
   with peak memory (target: <= 5 min). Run it on its own.
 
-Run:  uv run --extra dev python bench/team.py [--owners 50 500] [--merge 10000 40000 160000] [--repeats 3] [--big]
+Run:  uv run --extra dev python bench/team.py [--owners 50 500] [--merge 10000 40000 160000] [--repeats 3]
+      uv run --extra dev python bench/team.py --big [--big-accounts 1000000]
 The machine is shared: figures are noisy; compare ratios, not seconds.
 """
 
@@ -167,14 +168,14 @@ def merge(sizes: list[int], repeats: int) -> None:
         print(f"  160k / 40k: {per[160_000] / per[40_000]:.2f}x   (target <= 5: linear)")
 
 
-def big() -> None:
+def big(accounts: int = 1_000_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        acc, pipe = make_exports(200, tmp, 1_000_000, 200_000)
+        acc, pipe = make_exports(200, tmp, accounts, accounts // 5)
         wall, c = timed(lambda: build(acc, pipe, tmp / "team"))
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print("1,000,000 accounts + 200,000 opportunities, 200 owners, first build")
+    print(f"{accounts:,} accounts + {accounts // 5:,} opportunities, 200 owners, first build")
     print(f"  wall {wall:8.1f} s   cpu {c:8.1f} s   (target: wall <= 300 s)")
     print(f"  peak memory: this process {peak_self:,.0f} MB, largest worker {peak_kids:,.0f} MB")
 
@@ -186,9 +187,10 @@ if __name__ == "__main__":
     parser.add_argument("--merge", type=int, nargs="*", default=[10_000, 40_000, 160_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big", action="store_true", help="only the 1M-account first build")
+    parser.add_argument("--big-accounts", type=int, default=1_000_000, help="accounts of --big (a smaller try first)")
     args = parser.parse_args()
     if args.big:
-        big()
+        big(args.big_accounts)
     else:
         merge(args.merge, args.repeats)
         for n in args.owners:

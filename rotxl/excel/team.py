@@ -454,11 +454,11 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
     backups = out_dir / BACKUP_DIR / f"{stamp} build {build_id}"
     replaced = [n for n in written if (out_dir / n).exists()]
     result.backups = backups if replaced else None
-    _save_state(con, build_id, force, merged, written, layout, accounts, pipeline, listed, file_owner, tmp_dir, owners,
-                names, skip_write, typed_settings)
-    for n in replaced:
+    for n in replaced:  # before the state moves on: a build killed after its commit is finished by the next one
         backups.mkdir(parents=True, exist_ok=True)
         shutil.copy2(out_dir / n, backups / n)
+    _save_state(con, build_id, force, merged, written, layout, accounts, pipeline, listed, file_owner, tmp_dir, owners,
+                names, skip_write, typed_settings)
     for n, (task, _) in sorted(written.items()):
         os.replace(task.tmp, out_dir / n)
         result.written.append(out_dir / n)
