@@ -255,6 +255,8 @@ def check_rebuilt(out: Path, result) -> None:
     assert a["A-03"]["My Notes"] == '=HYPERLINK("http://x")'
     assert a["A-06"]["My Notes"] == "Call the CFO"
     ws, _ = table(openpyxl.load_workbook(out / "Ana.xlsx"), "Accounts")
+    assert not [h for h in columns(ws) if str(h).startswith("_")]  # no bookkeeping columns
+    assert list(columns(ws)).count("My Notes") == 1
     cell = ws.cell(a["A-03"]["_row"], columns(ws)["My Notes"])
     assert cell.data_type == "s"
     hours_letter = get_column_letter(columns(ws)["Hours"])

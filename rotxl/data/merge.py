@@ -323,7 +323,7 @@ def _drop_untouched_export_rows_without_id(theirs: pd.DataFrame, base: pd.DataFr
     if not len(written):
         return theirs
     wide = written.pivot_table(index=["file", "key"], columns="col", values="written_value", aggfunc="first")
-    wide = wide.reindex(columns=compared).fillna("")
+    wide = wide.reindex(columns=compared).astype(object).fillna("")
     seen = {(f, *vals) for (f, _), vals in zip(wide.index, wide.itertuples(index=False, name=None))}
     rows = theirs[noid]
     norms = [_norm_written(rows[h], h) for h in compared]

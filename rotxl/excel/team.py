@@ -46,6 +46,7 @@ MAX_STEM = 80
 CHANGED_ID_MIN = 20  # SPEC §6.1: the changed-ID check needs a previous export of at least this many IDs
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+WRITE_META = ["_key", "_owner", "_row", "_file"]
 TABLES = {"Accounts": (ACCOUNT_COLUMNS, ACCOUNT_DERIVED), "Pipeline": (PIPELINE_COLUMNS, PIPELINE_DERIVED)}
 
 
@@ -182,7 +183,10 @@ def _write_owner(task: OwnerTask) -> tuple[str, str | None, str | None, dict]:
                 if cell.data_type == "f":
                     put(ws, 1, cell.column, cell.value)
             carry.write_table_formulas(ws, task.accounts if table == "Accounts" else task.pipeline)
-            layout[table] = {c.name: ("formula" if c.calculatedColumnFormula is not None else "value")
+            frame = task.accounts if table == "Accounts" else task.pipeline
+            # formula: derived; input: from the merged rows; build: values the build fills (not carried)
+            layout[table] = {c.name: ("formula" if c.calculatedColumnFormula is not None else
+                                      "input" if c.name in frame.columns else "build")
                              for c in ws.tables[table].tableColumns}
         carry.add_own_sheets(wb, task.sheets)
         wb.properties.title = clean_name(f"rotxl: {task.owner}")[:255]
@@ -344,6 +348,7 @@ def _reserved(table: str) -> list[str]:
 def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write, result,
                      pool, tmp_root, legacy_base) -> TeamBuild:
     say("Merging")
+    kinds = {t: state.column_kinds(con, t) for t in TABLES}
     base = state.cells(con)
     if len(legacy_base):
         base = pd.concat([base, legacy_base], ignore_index=True)
@@ -361,6 +366,8 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
         export = export.set_axis([clean_name(h) for h in export.columns], axis=1)
         export = crm_headers(export, fields, _reserved(table))
         theirs = _theirs(read, listed, base, positions, table)
+        theirs = theirs.drop(columns=[h for h, k in kinds[table].items() if k == "build" and h in theirs
+                                      and h != SYNC_COLUMN])
         own_cols[table] = {f: set(g.columns[g.notna().any()]) | set(read[f].tables[table].columns
                                                                     if isinstance(read.get(f), carry.OwnerWorkbook) else ())
                            for f, g in theirs.groupby("_file")} if len(theirs) else {}
@@ -425,6 +432,7 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
         a, p = _home_order(a, name), _home_order(p, name)
         a = _own_columns(a, merged["Accounts"].user_columns, own_cols["Accounts"].get(name, set()))
         p = _own_columns(p, merged["Pipeline"].user_columns, own_cols["Pipeline"].get(name, set()))
+        a, p = a.drop(columns=WRITE_META), p.drop(columns=WRITE_META)  # the merge's bookkeeping is not a column
         tasks.append(OwnerTask(o, name, tmp_dir / f"{len(tasks)}.xlsx", a, p, s, sheets, currency))
     written: dict[str, tuple[OwnerTask, str]] = {}
     layout: dict = {}
