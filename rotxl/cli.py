@@ -318,9 +318,9 @@ def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, o
 def _team_summary(result) -> None:
     from rich.console import Console
     from rich.markup import escape
+    from rich.table import Table
 
     from .excel.cells import clean_name
-    from rich.table import Table
 
     table = result.table
     view = Table(title="Team summary", title_justify="left")
