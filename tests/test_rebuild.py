@@ -682,3 +682,28 @@ def test_rows_without_an_id_never_match_and_a_users_priority_column_is_kept(tmp_
     assert a["(no ID) Hand-typed, no ID"]["Aggravation"] == 5
     assert a["(no ID) Account 9"]["Aggravation"] is None  # the CRM's blank-ID row took nothing from it
     assert len([k for k in a if k.startswith("(no ID)")]) == 2
+
+
+def test_a_build_killed_between_its_commit_and_its_renames_is_finished_by_the_next(tmp_path):
+    import hashlib
+
+    out = tmp_path / "team"
+    _build(out, accounts_export(), pipeline_export())
+    # what a build leaves when killed right after committing: the state names the new file (which
+    # carried a typed Aggravation 2), the new file still waits under .rotxl/tmp, the old one is in place
+    newer = openpyxl.load_workbook(out / "Ana.xlsx")
+    ws, _ = table(newer, "Accounts")
+    ws.cell(row_of(ws, "Account ID", "A-03"), columns(ws)["Aggravation"]).value = 2
+    pending = out / ".rotxl" / "tmp" / "99" / "0.xlsx"
+    pending.parent.mkdir(parents=True)
+    newer.save(pending)
+    con = state.connect(out)
+    con.execute("UPDATE files SET sha256 = ? WHERE name = 'Ana.xlsx'", (hashlib.sha256(pending.read_bytes()).hexdigest(),))
+    con.execute("INSERT OR REPLACE INTO cells VALUES ('Ana.xlsx', 'Accounts', 'A-03', 'Aggravation', '', '2', 'n', 1)")
+    con.execute("INSERT INTO pending (build_id, tmp, final) VALUES (99, ?, 'Ana.xlsx')", (str(pending),))
+    con.close()
+    result = _build(out, accounts_export(), pipeline_export())
+    assert not result.unreadable
+    # without finishing the rename, the old file's blank would read as typed over the 2
+    assert records(out / "Ana.xlsx", "Accounts")["A-03"]["Aggravation"] == 2
+    assert not (out / ".rotxl" / "tmp" / "99").exists()
