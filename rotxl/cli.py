@@ -189,6 +189,28 @@ def _prepare(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, activ
     return acc, pipe, result
 
 
+def _names(text: str | None) -> tuple[str, ...]:
+    """ "Lead Source, Type" -> ("Lead Source", "Type")."""
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+
+def _team_settings(base: Settings, revenue_months: int | None, hours_months: int | None, minutes: str | None,
+                   learn_months: int | None, no_learned: bool, hourly_cost: float | None) -> Settings:
+    s = _crm_settings(base, revenue_months, hours_months, minutes).with_(learn_months=learn_months, hourly_cost=hourly_cost)
+    return s.with_(use_learned=False) if no_learned else s
+
+
+def _team_options(f):
+    """Options of the builds that learn (§9) and judge ICP fit and cost of sales (§10)."""
+    f = click.option("--hourly-cost", type=click.FloatRange(0), help="What an hour of selling costs: cost of sales ÷ revenue.")(f)
+    f = click.option("--icp-from", metavar="COLS", help="More firmographic columns ICP Fit compares (comma-separated).")(f)
+    f = click.option("--no-learned", is_flag=True, help="Do not use the learned win probability as Engagement (UseLearned FALSE).")(f)
+    f = click.option("--learn-months", type=click.IntRange(1, 240), help="Months of closed deals to learn from (default 24).")(f)
+    f = click.option("--learn-from", metavar="COLS",
+                     help='Categorical columns to learn from besides the factor scores and Amount, e.g. "Lead Source,Type".')(f)
+    return f
+
+
 def _crm_options(f):
     f = click.option("--minutes", metavar="C,E,M,O",
                      help="Minutes of a call, email, meeting and other activity with no duration (default 15,5,60,15).")(f)
@@ -400,16 +422,21 @@ def template(output: Path, force: bool, currency: str) -> None:
 @_currency
 @_crm_options
 @_sheet
+@_team_options
 def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, output: Path, force: bool, currency: str,
              activities: Path | None = None, revenue_months: int | None = None, hours_months: int | None = None,
-             minutes: str | None = None, sheet: str | None = None) -> None:
+             minutes: str | None = None, sheet: str | None = None, learn_from: str | None = None,
+             learn_months: int | None = None, no_learned: bool = False, icp_from: str | None = None,
+             hourly_cost: float | None = None) -> None:
     """Build one workbook filled from CRM exports, with live formulas and thresholds."""
     from .excel.workbook import build_workbook
+    from .rules import learn
 
     notes: list[str] = []
 
     def build():
-        settings = _crm_settings(Settings(as_of=as_of.date() if as_of else None), revenue_months, hours_months, minutes)
+        settings = _team_settings(Settings(as_of=as_of.date() if as_of else None), revenue_months, hours_months, minutes,
+                                  learn_months, no_learned, hourly_cost)
         acc = _read_accounts(accounts, pipeline is not None, sheet)
         pipe = read_pipeline(pipeline, sheet) if pipeline else None
         read_acc, read_pipe = acc, pipe
@@ -417,9 +444,20 @@ def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, o
         _echo_read(read_acc, lambda: classify_accounts(acc, settings))
         if pipe is not None:
             _echo_read(read_pipe, lambda: score_pipeline(pipe, settings))
+        model = None
+        if pipe is not None:  # §9: learned from the export's closed deals when there are enough
+            try:
+                found = learn.learn_from(pipe, settings, _names(learn_from))
+            except learn.LearnError as e:
+                _fail(str(e), 2)
+            if isinstance(found, learn.Shortfall):
+                notes.append(f"Learned engagement: {found.message}")
+            else:
+                model = found
+                notes.append(f"Learned engagement from {model.won:,} won and {model.lost:,} lost deals (Model sheet).")
         if notes:
             click.echo("\n".join(notes), err=True)
-        return build_workbook(acc, pipe, settings, currency=currency)
+        return build_workbook(acc, pipe, settings, currency=currency, model=model)
 
     _save_workbook(build, output, force)
 
@@ -437,17 +475,21 @@ def _echo_read(df: pd.DataFrame, engine: Callable[[], pd.DataFrame] | None = Non
 
 def _team_summary(result) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from .excel.cells import clean_name
 
     table = result.table
     view = Table(title="Team summary", title_justify="left")
     for h in ("Owner", "Accounts", "ROT", "Dump time", "Open EV", "Pursue", "Win rate", "Overdue"):
         view.add_column(h, justify="left" if h == "Owner" else "right")
     for owner, row in table.iterrows():
+        owner = clean_name(owner)
         pct = lambda v: "" if pd.isna(v) else f"{v:.0%}"  # noqa: E731
         money = lambda v: "" if pd.isna(v) else f"{v:,.0f}"  # noqa: E731
         count = lambda v: "" if pd.isna(v) else f"{v:.0f}"  # noqa: E731
-        view.add_row(str(owner), count(row["Accounts"]), money(row["ROT"]), pct(row["Time on Dump Segments"]),
+        view.add_row(escape(owner), count(row["Accounts"]), money(row["ROT"]), pct(row["Time on Dump Segments"]),
                      money(row["Open EV"]), count(row["Pursue"]), pct(row["Win Rate"]), count(row["Overdue Follow-ups"]),
                      style="bold" if owner == "Team" else None)
     console = Console(stderr=True)
@@ -456,28 +498,53 @@ def _team_summary(result) -> None:
     console.print(view)
 
 
-def _run_team(accounts: pd.DataFrame, pipeline: pd.DataFrame, out: Path, as_of: dt.date | None, jobs: int | None,
-              currency: str, crm=None) -> None:
+def _run_team(accounts: pd.DataFrame | Callable[[], tuple[pd.DataFrame, pd.DataFrame]], pipeline: pd.DataFrame | None,
+              out: Path, as_of: dt.date | None, jobs: int | None, currency: str, force: bool = False,
+              inputs=None) -> None:
+    """``accounts`` may be a function reading both exports (and giving the build's inputs), so the
+    progress shows while they are read."""
     import sys
 
-    from .excel.team import build_team
+    from .data.state import BuildLocked, StateError
+    from .excel.cells import clean_name
+    from .excel.report import summary
+    from .excel.team import ChangedIDs, build_team
+
+    def run(progress):
+        acc, pipe = accounts, pipeline
+        if callable(accounts):
+            progress("Reading the exports")
+            try:
+                acc, pipe = accounts()
+            except (ReadError, MissingColumnsError) as e:
+                _fail(str(e), 2)
+        try:
+            return build_team(acc, pipe, out, as_of=as_of, jobs=jobs, currency=currency, progress=progress,
+                              force=force, inputs=inputs)
+        except (BuildLocked, ChangedIDs, StateError) as e:
+            _fail(clean_name(e), 2)
 
     if sys.stderr.isatty():
-        from rich.progress import Progress
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        with Progress(transient=True) as bar:
-            task = bar.add_task("Building workbooks", total=None)
-            result = build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency,
-                                progress=lambda line: bar.update(task, advance=1, description=line))
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task("Starting", total=None)  # shown from the first second
+            result = run(lambda line: bar.update(task, description=clean_name(line)))
     else:
-        result = build_team(accounts, pipeline, out, as_of=as_of, jobs=jobs, currency=currency,
-                            progress=lambda line: click.echo(line, err=True))
+        result = run(lambda line: click.echo(clean_name(line), err=True))
     click.echo(f"Wrote {len(result.written)} owner workbook(s) and {result.rollup.name if result.rollup else 'no rollup'} "
                f"to {out}", err=True)
     click.echo("Team thresholds: " + ", ".join(f"{k} {_number(v)}" for k, v in result.thresholds.items()), err=True)
     _team_summary(result)
+    for note in result.notes:
+        click.echo(clean_name(note), err=True)
+    lines = summary(result)
+    if lines:
+        click.echo("Rebuild report (all of it in the Rebuild Report sheet of the Team Rollup):", err=True)
+        for line in lines:
+            click.echo(f"  {line}", err=True)
     for owner, problem in result.failed.items():
-        click.echo(f"rotxl: not written: {owner}: {problem}", err=True)
+        click.echo(f"rotxl: not written: {clean_name(owner)}: {clean_name(problem)}", err=True)
     if result.failed:
         raise SystemExit(1)
 
@@ -494,29 +561,43 @@ _jobs = click.option("--jobs", type=click.IntRange(1, 64), help="Owners built in
 @_currency
 @_crm_options
 @_sheet
+@_team_options
+@click.option("--force", is_flag=True, help="Build even when most IDs of the previous export are missing from this one.")
 def build(accounts: Path, pipeline: Path, out: Path, as_of: dt.datetime | None, jobs: int | None, currency: str,
-          activities: Path | None = None, revenue_months: int | None = None, hours_months: int | None = None,
-          minutes: str | None = None, sheet: str | None = None) -> None:
-    """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone typed."""
+          force: bool = False, activities: Path | None = None, revenue_months: int | None = None,
+          hours_months: int | None = None, minutes: str | None = None, sheet: str | None = None,
+          learn_from: str | None = None, learn_months: int | None = None, no_learned: bool = False,
+          icp_from: str | None = None, hourly_cost: float | None = None) -> None:
+    """One workbook per owner plus a Team Rollup; a rebuild keeps what everyone did (see the rebuild report)."""
     day = as_of.date() if as_of else None
-    _build_from(accounts, pipeline, activities, out, day, jobs, currency, revenue_months, hours_months, minutes, sheet)
+    settings = _team_settings(Settings(as_of=day), revenue_months, hours_months, minutes, learn_months, no_learned,
+                              hourly_cost)
+    _build_from(accounts, pipeline, activities, out, day, jobs, currency, settings, sheet, _names(learn_from),
+                _names(icp_from), force)
 
 
 def _build_from(accounts: Path, pipeline: Path, activities: Path | None, out: Path, as_of: dt.date | None,
-                jobs: int | None, currency: str, revenue_months: int | None = None, hours_months: int | None = None,
-                minutes: str | None = None, sheet: str | None = None) -> None:
-    notes: list[str] = []
-    try:
-        settings = _crm_settings(Settings(as_of=as_of), revenue_months, hours_months, minutes)
-        read_acc, read_pipe = _read_accounts(accounts, True, sheet), read_pipeline(pipeline, sheet)
-        acc, pipe, crm = _prepare(read_acc, read_pipe, activities, settings, notes)
-    except (ReadError, MissingColumnsError, SettingsError) as e:
-        _fail(str(e), 2)
-    _echo_read(read_acc, lambda: classify_accounts(acc, settings))
-    _echo_read(read_pipe, lambda: score_pipeline(pipe, settings))
-    if notes:
-        click.echo("\n".join(notes), err=True)
-    _run_team(acc, pipe, out, as_of, jobs, currency, crm)
+                jobs: int | None, currency: str, settings: Settings | None = None, sheet: str | None = None,
+                learn_from: tuple[str, ...] = (), icp_from: tuple[str, ...] = (), force: bool = False) -> None:
+    from .excel.team import BuildInputs
+
+    settings = settings or Settings(as_of=as_of)
+    inputs = BuildInputs(settings=settings, learn_from=learn_from, icp_from=icp_from)
+
+    def read():
+        notes: list[str] = []
+        try:
+            read_acc, read_pipe = _read_accounts(accounts, True, sheet), read_pipeline(pipeline, sheet)
+            acc, pipe, inputs.crm = _prepare(read_acc, read_pipe, activities, settings, notes)
+        except (ReadError, MissingColumnsError, SettingsError) as e:
+            _fail(str(e), 2)
+        _echo_read(read_acc, lambda: classify_accounts(acc, settings))
+        _echo_read(read_pipe, lambda: score_pipeline(pipe, settings))
+        if notes:
+            click.echo("\n".join(notes), err=True)
+        return acc, pipe
+
+    _run_team(read, None, out, as_of, jobs, currency, force, inputs)
 
 
 @main.command()
@@ -529,7 +610,8 @@ def demo(out: Path, jobs: int | None) -> None:
 
     paths = write_crm_exports(out / "exports")
     click.echo("Sample CRM reports (as Salesforce exports them): " + ", ".join(str(p) for p in paths.values()), err=True)
-    _build_from(paths["accounts"], paths["opportunities"], paths["activities"], out, SAMPLE_AS_OF, jobs, "$")
+    _build_from(paths["accounts"], paths["opportunities"], paths["activities"], out, SAMPLE_AS_OF, jobs, "$",
+                learn_from=("Lead Source",))
     click.echo(f"Open {out / 'Team Rollup.xlsx'} for the manager's view, or any owner's workbook.", err=True)
 
 

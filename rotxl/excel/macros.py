@@ -667,6 +667,8 @@ def build_team_workbooks(book: xw.Book) -> str:
         # One process: Excel waits for this one anyway, and worker processes started from
         # Excel's pythonw are a needless risk.
         result = team.build_team(accounts, pipeline, out_dir, jobs=1, progress=progress)
+    except (team.state.BuildLocked, team.state.StateError, team.ChangedIDs) as e:
+        raise ActionError(str(e)) from None
     finally:
         book.app.status_bar = False  # give the status bar back to Excel
     message = f"Wrote {len(result.written):,} workbooks"

@@ -12,7 +12,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from ..rules.metrics import account_table, pipeline_table
 from ..rules.settings import Settings
 from . import trend
-from .cells import put, put_row
+from .cells import clean_name, put, put_row
 from .printing import print_setup
 from .workbook import header_width, money_format
 
@@ -117,7 +117,7 @@ def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, 
         c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center" if j > 1 else "left")
     ws.row_dimensions[h].height = 45
     for i, (owner, row) in enumerate(table.iterrows(), start=h + 1):
-        name = put(ws, i, 1, str(owner))
+        name = put(ws, i, 1, clean_name(owner))  # owner names are data: never formulas
         if str(owner) in links and i < h + len(table):
             name.hyperlink = links[str(owner)]
             name.font = Font(name=FONT, color="0563C1", underline="single")

@@ -1,9 +1,16 @@
 """Team build (SPEC §6): one workbook per owner plus a Team Rollup, rebuilt weekly.
 
 Thresholds are computed once over the whole team and written into every workbook as numbers,
-so an A account means the same thing for everyone. A rebuild merges the fresh exports with
-what each salesperson typed (rotxl.data.merge), team-wide by ID, so an account that moved from one
-owner to another takes its logged hours along.
+so an A account means the same thing for everyone. A rebuild never loses what a salesperson did
+(§6.1): the build state (rotxl.data.state, in ``--out/.rotxl``) remembers what was written, each
+owner's workbook is compared with it (rotxl.data.merge, three-way), and their typed values, own
+columns, own sheets and personal settings are carried onto the fresh export (rotxl.excel.carry).
+
+A build, in order: take the lock on ``--out``; finish the renames of a build that was killed
+after it committed; read the workbooks that changed since they were written (in worker
+processes); merge; stop if most IDs changed (unless forced); write every workbook to a temporary
+file of this build (workers); commit the new state together with the list of renames; back up
+and rename the files into place; write the Team Rollup with its rebuild report.
 """
 
 from __future__ import annotations
@@ -15,28 +22,36 @@ import re
 import shutil
 import unicodedata
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..rules import engine
-
-from . import rollup
-from ..data.io import read_table
-from ..data.merge import merge_table
+from ..data import history, state
+from ..data.io import read_table, typed_values
+from ..data.merge import SYNC_COLUMN, Merged, crm_headers, id_keys, rebuild_table, theirs_from_state, written_norms
+from ..rules import engine, learn, metrics, plan
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
-from ..rules.settings import Settings
+from ..rules.settings import Settings, SettingsError
+from . import carry, dashboard, report as rebuild_report, rollup, trend, unmatched
+from .cells import clean_name, put
 from .workbook import build_workbook, save_workbook
 
 UNASSIGNED = "Unassigned"
 ROLLUP_NAME = "Team Rollup"
 BACKUP_DIR = "backups"
 MAX_STEM = 80
+CHANGED_ID_MIN = 20  # SPEC §6.1: the changed-ID check needs a previous export of at least this many IDs
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+WRITE_META = ["_key", "_owner", "_row", "_file"]
+TABLES = {"Accounts": (ACCOUNT_COLUMNS, ACCOUNT_DERIVED), "Pipeline": (PIPELINE_COLUMNS, PIPELINE_DERIVED)}
+
+
+class ChangedIDs(RuntimeError):
+    """Most IDs of the previous export are missing from the fresh one: stop before writing."""
 
 
 @dataclass
@@ -49,14 +64,24 @@ class TeamBuild:
     accounts: pd.DataFrame | None = None  # team-wide, classified
     pipeline: pd.DataFrame | None = None  # team-wide, scored
     table: pd.DataFrame | None = None  # the rollup's figures: one row per owner, then "Team"
+    report: pd.DataFrame | None = None  # the rebuild report (rotxl.excel.report.COLUMNS)
+    unreadable: dict[str, str] = field(default_factory=dict)  # file -> why
+    foreign: list[str] = field(default_factory=list)  # files in --out the build did not write
+    backups: Path | None = None
+    report_entries: list[dict] = field(default_factory=list, repr=False)
+    notes: list[str] = field(default_factory=list)  # what the build learned or could not (for the summary)
+    model: object | None = None  # the learned model (rotxl.rules.learn.Model), when there were enough deals
 
 
 # ---------------------------------------------------------------- file names
 
 
 def _stem(owner: str) -> str:
-    s = unicodedata.normalize("NFC", owner)
-    s = _WINDOWS_FORBIDDEN.sub("_", s).strip(" .")  # Windows drops trailing dots/spaces; leading dots hide files
+    s = unicodedata.normalize("NFC", clean_name(owner))
+    s = _WINDOWS_FORBIDDEN.sub("_", s)
+    if s.startswith("~$"):
+        s = "_" + s[2:]  # Excel's lock-file prefix: a file named so is taken for a lock and never read
+    s = s.strip(" .")  # Windows drops trailing dots/spaces; leading dots hide files
     s = re.sub(r"\s+", " ", s) or "owner"
     while len(s.encode("utf-8")) > MAX_STEM * 2 or len(s) > MAX_STEM:
         s = s[:-1]
@@ -66,19 +91,31 @@ def _stem(owner: str) -> str:
     return s
 
 
-def safe_filenames(owners: list[str]) -> dict[str, str]:
-    """A file name per owner: no separators, nothing Windows forbids, no device names, bounded
-    length, unicode kept; owners whose names would collide (also by case) get a short hash of
-    their full name, so the same owner always gets the same file."""
-    stems = {o: _stem(o) for o in owners}
-    groups: dict[str, list[str]] = {}
-    for o, s in stems.items():
-        groups.setdefault(s.casefold(), []).append(o)
-    names = {}
-    for o, s in stems.items():
-        if len(groups[s.casefold()]) > 1 or s.casefold() == ROLLUP_NAME.casefold():
-            s = f"{s} {hashlib.sha1(o.encode('utf-8')).hexdigest()[:6]}"
-        names[o] = f"{s}.xlsx"
+def safe_filenames(owners: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
+    """A file name per owner: no separators, nothing Windows forbids, no device names, no leading
+    dot or "~$", bounded length, unicode kept, unique regardless of case (checked after naming,
+    so "Ana" and "Ana c96634" cannot meet). Owners whose names would collide get a short hash of
+    their full name; ``known`` names (from the build state) are kept, so a file keeps its name."""
+    names: dict[str, str] = {}
+    taken = {ROLLUP_NAME.casefold() + ".xlsx"}
+    for o in owners:
+        if known and o in known and known[o].casefold() not in taken:
+            names[o] = known[o]
+            taken.add(known[o].casefold())
+    stems = {o: _stem(o) for o in owners if o not in names}
+    clash: dict[str, int] = {}
+    for s in stems.values():
+        clash[s.casefold()] = clash.get(s.casefold(), 0) + 1
+    for o in sorted(stems, key=lambda x: (x.casefold(), x)):
+        s = stems[o]
+        digest = hashlib.sha1(o.encode("utf-8")).hexdigest()
+        n = 6 if clash[s.casefold()] > 1 or f"{s}.xlsx".casefold() in taken else 0
+        name = f"{s} {digest[:n]}.xlsx" if n else f"{s}.xlsx"
+        while name.casefold() in taken:
+            n += 2
+            name = f"{s} {digest[:n]}.xlsx" if n <= len(digest) else f"{s} {len(taken)}.xlsx"
+        names[o] = name
+        taken.add(name.casefold())
     return names
 
 
@@ -94,21 +131,6 @@ def read_workbook_inputs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return out[0], out[1]
 
 
-def _previous(out_dir: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    accounts, pipeline = [], []
-    for path in sorted(out_dir.glob("*.xlsx")):
-        if path.stem == ROLLUP_NAME or path.name.startswith(("~$", ".")):
-            continue
-        a, p = read_workbook_inputs(path)
-        accounts.append(a)
-        pipeline.append(p)
-    return _concat(accounts), _concat(pipeline)
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-    return pd.concat([f.astype(object) for f in frames], ignore_index=True) if frames else None
-
-
 def owner_key(df: pd.DataFrame) -> pd.Series:
     if "Owner" not in df:
         return pd.Series(UNASSIGNED, index=df.index)
@@ -116,38 +138,129 @@ def owner_key(df: pd.DataFrame) -> pd.Series:
     return text.where(~blank, UNASSIGNED)
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _lock_file(path: Path) -> Path:
+    return path.with_name("~$" + path.name)
+
+
+def _read_one(path: Path, formula_columns: dict[str, set[str]], rotxl_sheets: set[str]):
+    try:
+        return carry.read_owner_workbook(path, formula_columns, rotxl_sheets)
+    except carry.UnreadableWorkbook as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - whatever a broken file does, it is reported, never a traceback
+        return f"{path.name}: cannot be read ({type(e).__name__}: {clean_name(e)[:200]})"
+
+
 # ---------------------------------------------------------------- writing one owner's workbook
 
 
-def _locked(path: Path) -> str | None:
-    lock = path.with_name("~$" + path.name)
-    if lock.exists():
-        return f"{path.name} is open in Excel ({lock.name} exists): close it and build again"
-    return None
+@dataclass
+class OwnerTask:
+    owner: str
+    name: str
+    tmp: Path
+    accounts: pd.DataFrame
+    pipeline: pd.DataFrame
+    settings: Settings
+    sheets: list
+    currency: str
+    model: learn.Model | None = None
+    checklist: dict | None = None
 
 
-def _write_owner(owner: str, path: Path, accounts: pd.DataFrame, pipeline: pd.DataFrame, settings: Settings,
-                 currency: str, stamp: str) -> tuple[str, Path, str | None]:
+@dataclass
+class BuildInputs:
+    """What a build takes besides the exports: the team's settings (windows, minutes, UseLearned,
+    HourlyCost), what the activity log gave (rotxl.data.crm.prepare), and the columns to learn
+    from (§9) and to judge ICP fit on (§10)."""
+
+    settings: Settings | None = None
+    crm: object | None = None  # rotxl.data.crm.CrmResult
+    learn_from: tuple[str, ...] = ()
+    icp_from: tuple[str, ...] = ()
+
+
+def _write_owner(task: OwnerTask) -> tuple[str, str | None, str | None, dict]:
+    """Write one owner's workbook to this build's temporary file. (owner, sha256, error, layout)."""
     try:
-        problem = _locked(path)
-        if problem:
-            return owner, path, problem
-        wb = build_workbook(accounts, pipeline, settings, currency=currency)
-        wb.properties.title = f"rotxl: {owner}"
-        wb.properties.subject = owner
-        if path.exists():
-            backups = path.parent / BACKUP_DIR
-            backups.mkdir(exist_ok=True)
-            shutil.copy2(path, backups / f"{path.stem} {stamp}.xlsx")
-        save_workbook(wb, path, force=True)
-        return owner, path, None
-    except PermissionError:
-        return owner, path, f"{path.name} is locked (open in Excel or read-only): close it and build again"
+        wb = build_workbook(task.accounts, task.pipeline, task.settings, currency=task.currency, model=task.model,
+                            checklist=task.checklist)
+        layout = {"sheets": list(wb.sheetnames)}
+        for table in TABLES:
+            ws = next(w for w in wb.worksheets if table in w.tables)
+            for cell in ws[1]:  # headers come from exports and salespeople: text, never formulas
+                if cell.data_type == "f":
+                    put(ws, 1, cell.column, cell.value)
+            carry.write_table_formulas(ws, task.accounts if table == "Accounts" else task.pipeline)
+            frame = task.accounts if table == "Accounts" else task.pipeline
+            # formula: derived; input: from the merged rows; build: values the build fills (not carried)
+            layout[table] = {c.name: ("formula" if c.calculatedColumnFormula is not None else
+                                      "input" if c.name in frame.columns else "build")
+                             for c in ws.tables[table].tableColumns}
+        carry.add_own_sheets(wb, task.sheets)
+        wb.properties.title = clean_name(f"rotxl: {task.owner}")[:255]
+        wb.properties.subject = clean_name(task.owner)[:255]
+        wb.save(task.tmp)
+        return task.owner, _sha256(task.tmp), None, layout
     except OSError as e:
-        return owner, path, f"{path.name} could not be written: {e.strerror or e}"
+        return task.owner, None, f"{task.name} could not be written: {e.strerror or e}", {}
 
 
 # ---------------------------------------------------------------- the team
+
+
+def _theirs(read: dict[str, object], listed: pd.DataFrame, base: pd.DataFrame, positions: pd.DataFrame,
+            table: str) -> pd.DataFrame:
+    """Every listed workbook's table: as read now, or as the state says it was written."""
+    id_header = TABLES[table][0][0].header
+    frames = []
+    from_state = {}
+    for r in listed.itertuples():
+        wb = read.get(r.name)
+        if isinstance(wb, carry.OwnerWorkbook):
+            f = wb.tables[table].copy()
+            f["_key"] = id_keys(f[id_header], blank_prefix=f"{r.name}:") if id_header in f else \
+                np.array([f"\x01{r.name}:{i}" for i in range(len(f))], dtype=object)
+            f["_file"], f["_owner"], f["_saved"] = r.name, r.owner, wb.saved
+            frames.append(f)
+        else:
+            from_state[r.name] = (r.owner, 0.0)
+    if from_state:
+        frames.append(theirs_from_state(base, positions, table, from_state))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["_key", "_file", "_owner", "_saved", "_row"])
+    return pd.concat([f.astype(object) for f in frames], ignore_index=True)
+
+
+def _changed_ids(con, accounts: pd.DataFrame, pipeline: pd.DataFrame) -> tuple[int, int]:
+    """(previous export's IDs, how many of them are in the fresh export), team-wide."""
+    total = present = 0
+    for table, df in (("Accounts", accounts), ("Pipeline", pipeline)):
+        prev = state.export_ids(con, table)
+        id_header = TABLES[table][0][0].header
+        fresh = pd.Index(id_keys(df[id_header])) if id_header in df else pd.Index([])
+        total += len(prev)
+        present += int(prev.isin(fresh).sum())
+    return total, present
+
+
+def _finish_pending(con, out_dir: Path) -> None:
+    """A build killed after committing its state but before all its renames: finish them."""
+    pending = con.execute("SELECT tmp, final FROM pending").fetchall()
+    for tmp, final in pending:
+        if Path(tmp).exists():
+            os.replace(tmp, out_dir / final)
+    if pending:
+        con.execute("DELETE FROM pending")
 
 
 def build_team(
@@ -158,74 +271,454 @@ def build_team(
     jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
     currency: str = "$",
+    force: bool = False,
+    inputs: BuildInputs | None = None,
 ) -> TeamBuild:
     """Build (or rebuild) every owner's workbook and the Team Rollup in ``out_dir``.
 
-    A locked workbook is reported in ``result.failed`` and the rest of the team still builds.
-    """
+    Raises state.BuildLocked when another build holds ``out_dir``, ChangedIDs when most IDs of
+    the previous export are gone (unless ``force``). A workbook that is locked or cannot be read
+    is reported (``result.unreadable``, ``result.failed``), left as it is, and the rest builds."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.xlsx.tmp"):  # left by a build that was killed mid-write
-        stale.unlink(missing_ok=True)
-    prev_acc, prev_pipe = _previous(out_dir)
-    acc = merge_table(prev_acc, accounts, ACCOUNT_COLUMNS)
-    pipe = merge_table(prev_pipe, pipeline, PIPELINE_COLUMNS)
+    say = progress or (lambda line: None)
+    with state.Lock(out_dir):
+        con = state.connect(out_dir)
+        try:
+            _finish_pending(con, out_dir)
+            return _build(con, accounts, pipeline, out_dir, as_of, jobs, say, currency, force, inputs or BuildInputs())
+        finally:
+            con.close()
 
-    base = Settings(as_of=as_of or dt.date.today())
-    team_acc = engine.classify_accounts(acc, base)
-    team_pipe = engine.score_pipeline(pipe, base)
+
+def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, force, inputs: BuildInputs) -> TeamBuild:
+    tmp_root = out_dir / state.STATE_DIR / "tmp"
+    shutil.rmtree(tmp_root, ignore_errors=True)  # a killed build's leftovers; we hold the lock
+    listed = state.files(con)
+    listed = listed.assign(name=[clean_name(n) for n in listed["name"]])
+    kinds = {t: state.column_kinds(con, t) for t in TABLES}
+    formula_columns = {t: {h for h, k in kinds[t].items() if k == "formula"} or set(TABLES[t][1]) for t in TABLES}
+    rotxl_sheets = set(state.column_kinds(con, "#sheets")) or {"Start", "This Week", "Dashboard", "Settings", "Model"}
+
+    result = TeamBuild(out_dir)
+    skip_write: set[str] = set()  # files not to overwrite (locked or unreadable)
+    to_read = []
+    for r in listed.itertuples():
+        path = out_dir / r.name
+        if _lock_file(path).exists():
+            result.unreadable[r.name] = f"{r.name} is open in Excel ({_lock_file(path).name} exists): close it and build again"
+            skip_write.add(r.name)
+        elif not path.is_file():
+            continue  # deleted: rebuilt from the state
+        elif r.own_sheets or _sha256(path) != r.sha256:
+            to_read.append(path)
+    known = {p.casefold() for p in listed["name"]} | {f"{ROLLUP_NAME}.xlsx".casefold()}
+    result.foreign = sorted(p.name for p in out_dir.iterdir() if p.is_file() and p.name.casefold() not in known
+                            and not (p.name.startswith("~$") and p.name[2:].casefold() in known))
+    # workbooks an earlier rotxl wrote (before the build state): adopted, read like any other
+    legacy = {n: o for n in result.foreign if (o := _legacy_owner(out_dir / n)) is not None
+              and o not in set(listed["owner"])}
+    if legacy:
+        result.foreign = [n for n in result.foreign if n not in legacy]
+        listed = pd.concat([listed, pd.DataFrame({"owner": list(legacy.values()), "name": list(legacy),
+                                                  "sha256": "", "saved_at": "", "own_sheets": 0})], ignore_index=True)
+        for n in legacy:
+            if _lock_file(out_dir / n).exists():
+                result.unreadable[n] = f"{n} is open in Excel ({_lock_file(out_dir / n).name} exists): close it and build again"
+                skip_write.add(n)
+            else:
+                to_read.append(out_dir / n)
+
+    workers = max(1, min(jobs or os.cpu_count() or 1, 64))
+    pool: Executor | None = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        read: dict[str, object] = {}
+        if to_read:
+            say(f"Reading {len(to_read)} changed workbook(s)")
+            if pool:
+                futures = {pool.submit(_read_one, p, formula_columns, rotxl_sheets): p for p in to_read}
+                pairs = ((futures[f].name, f.result()) for f in as_completed(futures))
+            else:
+                pairs = ((p.name, _read_one(p, formula_columns, rotxl_sheets)) for p in to_read)
+            for k, (name, wb) in enumerate(pairs, start=1):
+                read[name] = wb
+                if isinstance(wb, str):
+                    result.unreadable[name] = wb
+                    skip_write.add(name)
+                say(f"[{k}/{len(to_read)}] read {name}" + (": cannot be read" if isinstance(wb, str) else ""))
+        for n in legacy:
+            result.report_entries.append(rebuild_report.entry(
+                "Adopted a workbook of an earlier rotxl", file=n,
+                detail="no build state yet: its own columns, sheets, settings and the values in columns the CRM "
+                       "does not fill are taken as typed"))
+        return _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write,
+                                result, pool, tmp_root, _legacy_base(read, legacy), inputs)
+    finally:
+        if pool:
+            pool.shutdown()
+
+
+def _reserved(table: str) -> list[str]:
+    columns, derived = TABLES[table]
+    return [c.header for c in columns] + list(derived) + [SYNC_COLUMN]
+
+
+def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write, result,
+                     pool, tmp_root, legacy_base, inputs: BuildInputs) -> TeamBuild:
+    say("Merging")
+    kinds = {t: state.column_kinds(con, t) for t in TABLES}
+    base = state.cells(con)
+    if len(legacy_base):
+        base = pd.concat([base, legacy_base], ignore_index=True)
+    positions = state.row_positions(con)
+    total, present = _changed_ids(con, accounts, pipeline)
+    if total >= CHANGED_ID_MIN and present < total / 2 and not force:
+        raise ChangedIDs(f"only {present:,} of the {total:,} IDs of the previous export are in this one (IDs re-exported "
+                         "in another format?): nothing was written; check the export, or build again with --force")
+    report: list[dict] = result.report_entries
+    merged: dict[str, Merged] = {}
+    own_cols: dict[str, dict[str, set[str]]] = {}
+    for table, export in (("Accounts", accounts), ("Pipeline", pipeline)):
+        columns, _ = TABLES[table]
+        fields = [c.header for c in columns]
+        export = export.set_axis([clean_name(h) for h in export.columns], axis=1)
+        export = crm_headers(export, fields, _reserved(table))
+        theirs = _theirs(read, listed, base, positions, table)
+        theirs = theirs.drop(columns=[h for h, k in kinds[table].items() if k == "build" and h in theirs
+                                      and h != SYNC_COLUMN])
+        own_cols[table] = {f: set(g.columns[g.notna().any()]) | set(read[f].tables[table].columns
+                                                                    if isinstance(read.get(f), carry.OwnerWorkbook) else ())
+                           for f, g in theirs.groupby("_file")} if len(theirs) else {}
+        b = base[base["tbl"] == table]
+        ever = set(state.export_ids(con, table)) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
+        m = rebuild_table(table, columns, export, theirs, b, ever)
+        merged[table] = m
+        report += m.report
+    for name, wb in read.items():
+        if isinstance(wb, carry.OwnerWorkbook):
+            for table, row, h, v in wb.typed_over:
+                report.append(rebuild_report.entry("Typed over a formula: not carried", table, f"row {row}", h, v,
+                                                   file=name, detail="the formula is restored"))
+            for line in wb.not_carried:
+                report.append(rebuild_report.entry("Not carried", file=name, detail=line))
+
+    acc, pipe = merged["Accounts"].frame, merged["Pipeline"].frame
+    base_settings = (inputs.settings or Settings()).with_(as_of=as_of or dt.date.today())
+    # §9: learned from the merged rows (the export with what salespeople typed: their scores)
+    model = learn.learn_from(pipe.drop(columns=WRITE_META), base_settings, inputs.learn_from)
+    if isinstance(model, learn.Shortfall):
+        result.notes.append(f"Learned engagement: {model.message}")
+        model = None
+    else:
+        result.notes.append(f"Learned engagement from {model.won:,} won and {model.lost:,} lost deals "
+                            "(the Model sheet of every workbook shows the model and how good it is).")
+    result.model = model
+    team_acc = engine.classify_accounts(acc.drop(columns=WRITE_META), base_settings)
+    team_pipe = engine.score_pipeline(learn.add_learned(pipe.drop(columns=WRITE_META), model), base_settings)
     t = {**team_acc.attrs["thresholds"], **team_pipe.attrs["thresholds"]}
-    known = {k: (None if v != v else v) for k, v in t.items()}  # NaN: no valid rows; the workbook computes it live
-    settings = base.with_(revenue_high=known["RevenueHigh"], revenue_floor=known["RevenueFloor"], hours_high=known["HoursHigh"],
-                          amount_min=known["AmountMin"], big_deal_amount=known["BigDealAmount"])
+    known_t = {k: (None if v != v else v) for k, v in t.items()}  # NaN: no valid rows; the workbook computes it live
+    settings = base_settings.with_(revenue_high=known_t["RevenueHigh"], revenue_floor=known_t["RevenueFloor"],
+                                   hours_high=known_t["HoursHigh"], amount_min=known_t["AmountMin"],
+                                   big_deal_amount=known_t["BigDealAmount"])
+    # §8 for the team's figures (each workbook plans with its owner's own WeeklyHours, live)
+    week_plan = plan.make_plan(team_acc, team_pipe, settings)
+    team_acc = team_acc.assign(**{"Plan Hours": week_plan.account_hours, "Planned Return": week_plan.account_return})
+    team_pipe = team_pipe.assign(**{"Plan Hours": week_plan.pipeline_hours, "Planned Return": week_plan.pipeline_return})
+    # §10 ICP Fit: the team's A accounts are what every account is compared with (a value, written by the build)
+    fit = metrics.icp_fit(team_acc, inputs.icp_from)
+    team_acc["ICP Fit"] = fit
+    acc = acc.assign(**{"ICP Fit": fit})
+    # The workbooks judge AsOf live (TODAY()) unless a date was given
+    owner_settings = settings.with_() if as_of else _live_as_of(settings)
+    result.thresholds, result.accounts, result.pipeline = t, team_acc, team_pipe
 
     acc_owner, pipe_owner = owner_key(acc), owner_key(pipe)
     owners = sorted(set(acc_owner) | set(pipe_owner), key=str.casefold)
-    names = safe_filenames(owners)
+    by_owner_file = dict(zip(listed["owner"], listed["name"]))
+    names = _names_clear_of_foreign(owners, by_owner_file, result, out_dir, report)
+    file_owner = {n: o for o, n in names.items()}
+
+    # personal settings: what the owner typed (read now, or remembered in the state)
+    typed_settings = _personal_settings(read, listed, base, report)
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H%M%S")
-    result = TeamBuild(out_dir, thresholds=t, accounts=team_acc, pipeline=team_pipe)
-    acc_rows, pipe_rows = acc.groupby(acc_owner.to_numpy()).indices, pipe.groupby(pipe_owner.to_numpy()).indices
-    none = np.array([], dtype=int)
-    tasks = [(o, out_dir / names[o], acc.iloc[acc_rows.get(o, none)], pipe.iloc[pipe_rows.get(o, none)], settings, currency, stamp)
-             for o in owners]
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    done = 0
+    build_id = con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM builds").fetchone()[0]
+    tmp_dir = tmp_root / str(build_id)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
 
-    def record(owner: str, path: Path, error: str | None) -> None:
-        nonlocal done
-        done += 1
+    acc_rows = _rows_by_owner(acc, acc_owner)
+    pipe_rows = _rows_by_owner(pipe, pipe_owner)
+    crm = inputs.crm
+    week = trend.week_table(team_acc, team_pipe, acc_owner, pipe_owner, settings, inputs.icp_from,
+                            getattr(crm, "logged_this_week", None))
+    checklist = {o: {k: v for k, v in row.items() if isinstance(k, str)} for o, row in week.iloc[:-1].iterrows()}
+    tasks = []
+    for o in owners:
+        name = names[o]
+        if name in skip_write:
+            result.failed[o] = result.unreadable.get(name, f"{name} was not written")
+            continue
+        if _lock_file(out_dir / name).exists():
+            result.failed[o] = f"{name} is open in Excel ({_lock_file(out_dir / name).name} exists): close it and build again"
+            continue
+        s = owner_settings
+        changes = typed_settings.get(name, {})
+        if changes:
+            try:
+                s = settings.with_(**carry.personal_settings(changes))
+            except (SettingsError, TypeError, ValueError) as e:
+                report.append(rebuild_report.entry("Setting not carried", file=name, detail=clean_name(e)))
+        own = read.get(name)
+        sheets = own.sheets if isinstance(own, carry.OwnerWorkbook) else []
+        a, p = acc.iloc[acc_rows.get(o, [])], pipe.iloc[pipe_rows.get(o, [])]
+        a, p = _home_order(a, name), _home_order(p, name)
+        a = _own_columns(a, merged["Accounts"].user_columns, own_cols["Accounts"].get(name, set()))
+        p = _own_columns(p, merged["Pipeline"].user_columns, own_cols["Pipeline"].get(name, set()))
+        a, p = a.drop(columns=WRITE_META), p.drop(columns=WRITE_META)  # the merge's bookkeeping is not a column
+        tasks.append(OwnerTask(o, name, tmp_dir / f"{len(tasks)}.xlsx", a, p, s, sheets, currency, model,
+                               checklist.get(o)))
+    written: dict[str, tuple[OwnerTask, str]] = {}
+    layout: dict = {}
+    say(f"Writing {len(tasks)} workbook(s)")
+
+    def record(k: int, task: OwnerTask, sha: str | None, error: str | None, lay: dict) -> None:
+        nonlocal layout
         if error:
-            result.failed[owner] = error
+            result.failed[task.owner] = error
         else:
-            result.written.append(path)
-        if progress:
-            progress(f"[{done}/{len(tasks)}] {owner}: " + (error or path.name))
+            written[task.name] = (task, sha)
+            layout = layout or lay
+        say(f"[{k}/{len(tasks)}] {task.owner}: " + (error or task.name))
 
-    def rollup_workbook():
-        result.table = rollup.team_table(team_acc, team_pipe, acc_owner, pipe_owner, settings)
-        return rollup.build_rollup(result.table, settings, t, currency)
-
-    if workers == 1:
-        for task in tasks:
-            record(*_write_owner(*task))
-        wb = rollup_workbook()
+    if pool:
+        futures = {pool.submit(_write_owner, task): task for task in tasks}
+        for k, f in enumerate(as_completed(futures), start=1):
+            owner, sha, error, lay = f.result()
+            record(k, futures[f], sha, error, lay)
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            futures = [pool.submit(_write_owner, *task) for task in tasks]
-            wb = rollup_workbook()  # while the workers write the owners' files
-            for future in as_completed(futures):
-                record(*future.result())
+        for k, task in enumerate(tasks, start=1):
+            owner, sha, error, lay = _write_owner(task)
+            record(k, task, sha, error, lay)
 
+    # what people did that the report names; then the new state, in one transaction
+    result.report = rebuild_report.frame(report)
+    backups = out_dir / BACKUP_DIR / f"{stamp} build {build_id}"
+    replaced = [n for n in written if (out_dir / n).exists()]
+    result.backups = backups if replaced else None
+    for n in replaced:  # before the state moves on: a build killed after its commit is finished by the next one
+        backups.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(out_dir / n, backups / n)
+    _save_state(con, build_id, force, merged, written, layout, accounts, pipeline, listed, file_owner, tmp_dir, owners,
+                names, skip_write, typed_settings)
+    for n, (task, _) in sorted(written.items()):
+        os.replace(task.tmp, out_dir / n)
+        result.written.append(out_dir / n)
+    con.execute("DELETE FROM pending")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+
+    # §10: this week's figures join the history (the same AsOf replaces its week)
+    history.record_week(con, settings.as_of_date(), week)
+    result.table = week
+    wb = rollup.build_rollup(week, settings, t, currency, links=names, history=history.load_history(con))
+    rebuild_report.write(wb, result)
+    if crm is not None and len(getattr(crm, "unmatched_activities", ())):
+        unmatched.write_unmatched_sheet(wb, crm.unmatched_activities)
     rollup_path = out_dir / f"{ROLLUP_NAME}.xlsx"
-    problem = _locked(rollup_path)
-    if problem:
-        result.failed[ROLLUP_NAME] = problem
+    if _lock_file(rollup_path).exists():
+        result.failed[ROLLUP_NAME] = f"{rollup_path.name} is open in Excel ({_lock_file(rollup_path).name} exists): close it and build again"
     else:
         try:
             save_workbook(wb, rollup_path, force=True)
             result.rollup = rollup_path
         except PermissionError:
             result.failed[ROLLUP_NAME] = f"{rollup_path.name} is locked (open in Excel?): close it and build again"
-    if progress:
-        progress(f"Team Rollup: {result.failed.get(ROLLUP_NAME, rollup_path.name)}")
+    say(f"Team Rollup: {result.failed.get(ROLLUP_NAME, rollup_path.name)}")
     return result
+
+
+def _live_as_of(s: Settings) -> Settings:
+    """``s`` with AsOf left to the workbook (a live =TODAY())."""
+    from dataclasses import replace
+
+    return replace(s, as_of=None)
+
+
+def _legacy_owner(path: Path) -> str | None:
+    """The owner of a workbook an earlier rotxl (before the build state) wrote: its title says so."""
+    import zipfile
+    from xml.sax.saxutils import unescape
+
+    if path.suffix.lower() != ".xlsx" or path.name.startswith("~$"):
+        return None
+    try:
+        carry.check_xlsx(path)
+        with zipfile.ZipFile(path) as z:
+            core = z.read("docProps/core.xml")[:100_000].decode("utf-8", "replace")
+    except (carry.UnreadableWorkbook, KeyError, OSError, zipfile.BadZipFile):
+        return None
+    title = re.search(r"<dc:title[^>]*>rotxl: (.*?)</dc:title>", core, re.S)
+    return unescape(title.group(1)) if title else None
+
+
+def _legacy_base(read: dict[str, object], legacy: dict[str, str]) -> pd.DataFrame:
+    """For a workbook an earlier rotxl wrote, there is no state: take its CRM-owned cells as what
+    was written (so they are not mistaken for typed values) and everything else as typed."""
+    parts = []
+    for name in legacy:
+        wb = read.get(name)
+        if not isinstance(wb, carry.OwnerWorkbook):
+            continue
+        for table, (columns, _) in TABLES.items():
+            f = wb.tables[table]
+            id_header = columns[0].header
+            if id_header not in f or not len(f):
+                continue
+            keys = id_keys(f[id_header], blank_prefix=f"{name}:")
+            user_owned = {c.header for c in columns if not c.crm_owned}
+            for h in f.columns:
+                if h.startswith("_") or h in user_owned:
+                    continue
+                norm, kind = written_norms(f[h], h)
+                parts.append(pd.DataFrame({"file": name, "tbl": table, "key": keys, "col": h, "export_value": norm,
+                                           "written_value": norm, "kind": kind, "typed": 0}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _names_clear_of_foreign(owners, known, result, out_dir: Path, report) -> dict[str, str]:
+    """File names that leave the files the build did not write alone."""
+    foreign = {n.casefold() for n in result.foreign}
+    names = safe_filenames(owners, known)
+    for o, n in names.items():
+        if n.casefold() in foreign:
+            taken = {v.casefold() for v in names.values()} | foreign
+            stem, k = n[:-5], 2
+            while f"{stem} ({k}).xlsx".casefold() in taken:
+                k += 1
+            names[o] = f"{stem} ({k}).xlsx"
+    return names
+
+
+def _rows_by_owner(df: pd.DataFrame, owner: pd.Series) -> dict[str, np.ndarray]:
+    return df.groupby(owner.to_numpy()).indices if len(df) else {}
+
+
+def _own_columns(df: pd.DataFrame, user_columns: list[str], mine: set[str]) -> pd.DataFrame:
+    """A salesperson's own columns go to their own workbook, and wherever one of their rows went."""
+    drop = [h for h in user_columns if h not in mine and df[h].isna().all()]
+    return df.drop(columns=drop)
+
+
+def _home_order(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Rows already in this workbook stay in the order the salesperson left them; new ones follow."""
+    if not len(df):
+        return df.reset_index(drop=True)
+    home = (df["_file"].to_numpy(dtype=object) == name) & pd.notna(df["_row"]).to_numpy()
+    order = np.where(home, pd.to_numeric(df["_row"], errors="coerce").fillna(0).to_numpy(), np.inf)
+    return df.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+
+
+def _personal_settings(read, listed, base, report) -> dict[str, dict[str, object]]:
+    """Per file, the personal settings its owner typed (now, or on an earlier build: sticky)."""
+    out: dict[str, dict[str, object]] = {}
+    b = base[base["tbl"] == "Settings"]
+    for r in listed.itertuples():
+        mine = b[b["file"] == r.name].set_index("col")
+        wb = read.get(r.name)
+        values: dict[str, object] = {}
+        if isinstance(wb, carry.OwnerWorkbook):
+            for name, value in wb.settings.items():
+                norm = state.normalise([value])[0][0]
+                was = mine["written_value"].get(name, None)
+                if (was is not None and norm != was) or int(mine["typed"].get(name, 0) or 0):
+                    values[name] = value
+        else:
+            for name, row in mine[mine["typed"] == 1].iterrows():
+                values[name] = state.restore(row["written_value"], row["kind"])
+        if values:
+            out[r.name] = values
+            for name, value in values.items():
+                report.append(rebuild_report.entry("Setting carried", "Settings", "", name, value, file=r.name))
+    return out
+
+
+def _settings_cells(s: Settings) -> dict[str, object]:
+    from ..rules.settings import NAMED_CELLS
+
+    values = {name: getattr(s, f) for f, (name, scope) in NAMED_CELLS.items() if scope == "personal"}
+    values.update(dict(zip(engine.WEIGHT_NAMES, s.weights)))
+    return values
+
+
+def _save_state(con, build_id, force, merged, written, layout, accounts, pipeline, listed, file_owner, tmp_dir, owners,
+                names, skip_write, typed_settings) -> None:
+    """The new build state and the renames still to do, in one transaction."""
+    now = dt.datetime.now().isoformat(timespec="seconds")
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute("INSERT INTO builds (id, started_at, finished_at, accounts, opportunities, forced) VALUES (?,?,?,?,?,?)",
+                    (build_id, now, now, len(accounts), len(pipeline), int(force)))
+        files = list(written)
+        gone = [n for n in listed["name"] if n not in written and n not in skip_write and n not in set(names.values())]
+        for n in files + gone:
+            for table in ("cells", "rows"):
+                con.execute(f"DELETE FROM {table} WHERE file = ?", (n,))
+            con.execute("DELETE FROM files WHERE name = ?", (n,))
+        for table, m in merged.items():
+            frame = m.frame
+            owner = owner_key(frame).to_numpy(dtype=object)
+            file = np.array([names.get(o, "") for o in owner], dtype=object)
+            keep = pd.Series(file).isin(pd.Index(files)).to_numpy()
+            f = frame[keep]
+            fn = file[keep]
+            # sheet row of each key: rows of one file are written in _home_order
+            rows = np.empty(len(f), dtype=np.int64)
+            for n in set(fn):
+                idx = np.flatnonzero(fn == n)
+                ordered = _home_order(f.iloc[idx].assign(_i=idx), n)["_i"].to_numpy()
+                rows[ordered] = np.arange(2, len(ordered) + 2)
+            con.executemany("INSERT INTO rows (file, tbl, key, row) VALUES (?,?,?,?)",
+                            zip(fn.tolist(), [table] * len(f), f["_key"].tolist(), rows.tolist()))
+            cells = m.cells
+            cols = [h for h in frame.columns if not h.startswith("_") and h != SYNC_COLUMN]
+            parts = []
+            for h in cols:
+                norm, kind = written_norms(f[h], h)
+                parts.append(pd.DataFrame({"file": fn, "key": f["_key"].to_numpy(dtype=object), "col": h,
+                                           "written_value": norm, "kind": kind}))
+            long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            long = long.merge(cells.rename(columns={"_key": "key"}), on=["key", "col"], how="left")
+            long["export_value"] = long["export_value"].fillna("")
+            long["typed"] = long["typed"].fillna(0).astype(int)
+            long = long[(long["written_value"] != "") | (long["export_value"] != "") | (long["typed"] == 1)]
+            con.executemany("INSERT OR REPLACE INTO cells (file, tbl, key, col, export_value, written_value, kind, typed) "
+                            "VALUES (?,?,?,?,?,?,?,?)",
+                            zip(long["file"].tolist(), [table] * len(long), long["key"].tolist(), long["col"].tolist(),
+                                long["export_value"].tolist(), long["written_value"].tolist(), long["kind"].tolist(),
+                                long["typed"].tolist()))
+        for n, (task, sha) in written.items():
+            own = 1 if task.sheets else 0
+            con.execute("INSERT OR REPLACE INTO files (owner, name, sha256, saved_at, build_id, own_sheets) VALUES (?,?,?,?,?,?)",
+                        (task.owner, n, sha, now, build_id, own))
+            typed = typed_settings.get(n, {})
+            for name, value in _settings_cells(task.settings).items():
+                norm, kind = state.normalise([value])
+                con.execute("INSERT OR REPLACE INTO cells (file, tbl, key, col, export_value, written_value, kind, typed) "
+                            "VALUES (?,?,?,?,?,?,?,?)", (n, "Settings", "", name, "", norm[0], kind[0], int(name in typed)))
+            con.execute("INSERT INTO pending (build_id, tmp, final) VALUES (?,?,?)", (build_id, str(task.tmp), n))
+        if layout:
+            con.execute("DELETE FROM columns")
+            for table in TABLES:
+                con.executemany("INSERT INTO columns (tbl, header, kind) VALUES (?,?,?)",
+                                [(table, h, k) for h, k in layout.get(table, {}).items()])
+            con.executemany("INSERT INTO columns (tbl, header, kind) VALUES ('#sheets', ?, 'sheet')",
+                            [(s,) for s in layout["sheets"]])
+        con.execute("DELETE FROM export_ids")
+        for table, df in (("Accounts", accounts), ("Pipeline", pipeline)):
+            id_header = TABLES[table][0][0].header
+            if id_header in df:
+                keys = id_keys(df[id_header])
+                con.executemany("INSERT OR IGNORE INTO export_ids (tbl, key) VALUES (?, ?)",
+                                [(table, k) for k in keys if not k.startswith("\x01")])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
