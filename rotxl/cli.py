@@ -184,7 +184,7 @@ def _prepare(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, activ
         notes.insert(0, f"Read {len(acts)} activities from {activities.name}.")
     if accounts is not None or acts is not None:
         # Names in the summary come from the CRM: no control characters reach the terminal.
-        notes.extend(re.sub(r"[\x00-\x1f\x7f]", "", line) for line in result.lines()
+        notes.extend(printable(line) for line in result.lines()
                      if accounts is not None or not line.startswith("Revenue"))
     return acc, pipe, result
 

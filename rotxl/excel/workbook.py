@@ -591,6 +591,7 @@ def build_workbook(
     ``checklist``: the §10 figures of this workbook's owner from the team build (else computed
     from these rows)."""
     s = settings or Settings()
+    added = added_columns or {}
     wb = Workbook()
     start = wb.active
     start.title = "Start"
@@ -609,6 +610,7 @@ def build_workbook(
         model_sheet.add_pipeline_columns(pipe_ws, pipe_table, pipe_in, model)
     _plan_columns(acc_ws, plan.ACCOUNT_HELPERS)
     _plan_columns(pipe_ws, plan.PIPELINE_HELPERS)
+    _icp_fit_note(acc_ws)
     _account_cues(acc_ws, max(len(acc_in), 1) + 1 + SPARE_ROWS)
     _pipeline_cues(pipe_ws, max(len(pipe_in), 1) + 1 + SPARE_ROWS)
     dash = wb.create_sheet("Dashboard")
@@ -660,6 +662,17 @@ def _plan_owners(*frames: pd.DataFrame) -> list[str]:
 def _write_this_week(wb: Workbook, acc_in: pd.DataFrame, pipe_in: pd.DataFrame, currency: str) -> None:
     ws = wb.create_sheet(this_week.SHEET, 1)  # right after Start
     this_week.write(ws, _plan_owners(acc_in, pipe_in), money_format(currency), currency)
+
+
+def _icp_fit_note(ws) -> None:
+    """ICP Fit is written as a value by the build (§10): the header's comment says so."""
+    from openpyxl.comments import Comment
+
+    for cell in ws[1]:
+        if cell.value == "ICP Fit":
+            cell.comment = Comment("Written by the team build as a value, not a formula: how closely this account "
+                                   "resembles the team's A accounts on Industry, Company Revenue, Employees, Country "
+                                   "and State (0–1; blank under 5 A accounts). Rebuild to refresh.", "rotxl")
 
 
 def save_workbook(wb: Workbook, path: str | os.PathLike[str], force: bool = False) -> Path:
