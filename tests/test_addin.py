@@ -80,7 +80,7 @@ def test_ribbon_has_a_tab_a_group_per_theme_and_a_callback_per_button(xlam):
     groups = [g.get("label") for g in tab.iter(f"{CUSTOMUI}group")]
     assert groups == ["Data", "Plan", "Thresholds", "Team"]
     found = buttons(xlam)
-    assert len(found) == len(addin.ACTIONS) == 7
+    assert len(found) == len(addin.ACTIONS) == 8
     assert len({b.get("id") for b in found}) == len(found)
     for b in found:
         assert b.get("onAction", "").startswith(f"{addin.RIBBON_MODULE}.")

@@ -122,7 +122,9 @@ def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, 
             name.hyperlink = links[str(owner)]
             name.font = Font(name=FONT, color="0563C1", underline="single")
         for j, (header, v) in enumerate(row.items(), start=2):
-            if not pd.isna(v):
+            if isinstance(v, str):  # a figure that says what it needs ("needs HourlyCost")
+                put(ws, i, j, v).font = Font(name=FONT, italic=True, color="808080")
+            elif not pd.isna(v):
                 put(ws, i, j, float(v), fmt(header))
     team_row = h + len(table)
     for c in ws[team_row]:
@@ -135,7 +137,7 @@ def build_rollup(table: pd.DataFrame, settings: Settings, thresholds: dict[str, 
     ws.freeze_panes = f"B{h + 1}"
     ws.column_dimensions["A"].width = max(16, min(40, max((len(str(o)) for o in table.index), default=10) + 3))
     for j, header in enumerate(table.columns, start=2):
-        biggest = table[header].abs().max()
+        biggest = pd.to_numeric(table[header], errors="coerce").abs().max()
         digits = len(f"{biggest:,.0f}") + (len(currency) + 1 if FORMATS.get(header) == "money" else 1) if biggest == biggest else 4
         ws.column_dimensions[get_column_letter(j)].width = max(9, header_width(str(header)), digits + 3)
 
@@ -181,8 +183,9 @@ def _charts(ws, table: pd.DataFrame, row: int) -> None:
             starts.append(col)
     k = 0
     for header, title in CHARTS:
-        if header not in table.columns:
-            continue
+        if header not in table.columns or not pd.api.types.is_numeric_dtype(pd.to_numeric(table[header], errors="coerce")) \
+                or pd.to_numeric(table[header], errors="coerce").isna().all():
+            continue  # nothing to chart (a figure that says what it needs)
         col = list(table.columns).index(header) + 2
         chart = BarChart()
         chart.type = "bar"
@@ -192,7 +195,7 @@ def _charts(ws, table: pd.DataFrame, row: int) -> None:
         chart.add_data(Reference(ws, min_col=col, min_row=first, max_row=last), titles_from_data=False)
         chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
         fmt = ws.cell(first, col).number_format
-        big = table[header].iloc[charted].abs().max()
+        big = pd.to_numeric(table[header], errors="coerce").iloc[charted].abs().max()
         # Thousands on a long money axis, so its labels stay level and every owner keeps a label.
         chart.y_axis.number_format = fmt.split(";")[0] + ',"k"' if "#,##0" in fmt and big >= 100_000 else fmt
         chart.x_axis.scaling.orientation = "maxMin"  # owners top to bottom, as in the table

@@ -14,6 +14,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..rules.engine import xl_text
 from ..rules.plan import SEGMENT_WHY, UNASSIGNED, escape_criteria, follow_up_why_formula
+from .cells import put
 from .printing import print_setup
 
 SHEET = "This Week"
@@ -84,9 +85,7 @@ def write(ws, owners: list[str], money: str, currency: str = "$") -> None:
     ws["A2"] = "Owner"
     ws["A2"].font = bold
     ws.merge_cells("B2:C2")
-    owner = ws["B2"]
-    owner.value = owners[0] if owners else UNASSIGNED
-    owner.data_type = "s"  # an owner's name is data, never a formula
+    owner = put(ws, 2, 2, owners[0] if owners else UNASSIGNED)  # an owner's name is data, never a formula
     owner.fill = INPUT_FILL
     owner.font = Font(bold=True, size=12)
     ws["D2"] = "pick from the list, or type a name"
@@ -96,7 +95,7 @@ def write(ws, owners: list[str], money: str, currency: str = "$") -> None:
     ws[CRITERIA.replace("$", "")] = f'="="&{escape_criteria(KEY)}'
     ws[LOOKUP.replace("$", "")] = f"={escape_criteria(KEY)}"
     for j, name in enumerate(owners or [UNASSIGNED], start=OWNER_LIST_ROW):
-        ws.cell(j, 11, name).data_type = "s"
+        put(ws, j, 11, name)
     dv = DataValidation(type="list", formula1=f"$K${OWNER_LIST_ROW}:$K${OWNER_LIST_ROW + max(len(owners), 1) - 1}",
                         allow_blank=True, showErrorMessage=False)
     ws.add_data_validation(dv)

@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from ..data.history import TEAM, series, weeks, with_week
 from ..rules.metrics import checklist_table, plan_table
 from ..rules.settings import Settings
-from .cells import put, put_row
+from .cells import clean_name, put, put_row
 from .workbook import money_format
 
 GREEN, RED, GREY = "2E7D32", "C00000", "7F7F7F"
@@ -296,7 +296,7 @@ def _trend_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFrame,
             chart = _line_chart(ws, f"{title} (team)", row + 1, wide.shape[1], 2, n, fmt)
             chart.series[0].graphicalProperties.line.width = 38100
             for i, owner in enumerate(owner_charts):
-                small = _line_chart(ws, f"{owner}: {title}", row + 1, 2 + 2 * i, 2, n, fmt)
+                small = _line_chart(ws, f"{clean_name(owner)}: {title}", row + 1, 2 + 2 * i, 2, n, fmt)
                 small.series[0].graphicalProperties.line.width = 38100
                 ws.add_chart(small, anchors[len(CHARTS) + i])
         ws.add_chart(chart, anchors[k])
