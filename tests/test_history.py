@@ -302,3 +302,33 @@ def test_record_week_inside_the_callers_transaction(four_weeks, tables):
     history.record_week(conn, "2026-11-30", tables[3], commit=False)
     conn.commit()
     assert len(history.weeks(history.load_history(sqlite3.connect(history.state_path(four_weeks))))) == 5
+
+
+def test_team_builds_record_each_week_and_a_repeated_week_replaces_itself(tmp_path):
+    """The weekly history through the team build itself (§10): every build records its week's
+    figures in the build state; the Team Rollup shows the change since the last build and the
+    Trend; the same AsOf built again replaces its week."""
+    import datetime as dt
+
+    from rotxl.data.sample import sample_accounts, sample_pipeline
+    from rotxl.excel.team import build_team
+
+    accounts = sample_accounts(60, seed=3, messy=False)
+    pipeline = sample_pipeline(accounts, 90, seed=5, messy=False)
+    days = [dt.date(2026, 11, 6), dt.date(2026, 11, 13), dt.date(2026, 11, 20)]
+    for day in days:
+        result = build_team(accounts, pipeline, tmp_path, as_of=day, jobs=1)
+        # a week's work: deals move on between builds
+        pipeline.loc[pipeline.index[: 5], "Status"] = "Won"
+    conn = sqlite3.connect(history.state_path(tmp_path))
+    h = history.load_history(conn)
+    assert history.weeks(h) == days
+    team = h[(h["Owner"] == "Team") & (h["Figure"] == "Open EV")].set_index("As Of")["Value"]
+    assert team[days[-1]] == pytest.approx(result.table.loc["Team", "Open EV"])
+    again = build_team(accounts, pipeline, tmp_path, as_of=days[-1], jobs=1)
+    h = history.load_history(sqlite3.connect(history.state_path(tmp_path)))
+    assert history.weeks(h) == days  # replaced, not added
+    now = h[(h["Owner"] == "Team") & (h["Figure"] == "Open EV") & (h["As Of"] == days[-1])]["Value"].item()
+    assert now == pytest.approx(again.table.loc["Team", "Open EV"])
+    wb = load_workbook(again.rollup)
+    assert {trend.CHANGES_SHEET, trend.TREND_SHEET} <= set(wb.sheetnames)
