@@ -219,6 +219,10 @@ def _changes_sheet(wb, history: pd.DataFrame, as_of: dt.date, table: pd.DataFram
                 cell.number_format = _change_format(kind, money)
                 cell.font = Font(color=GREEN if better > 0 else RED if better < 0 else GREY)
     _fit_width(ws)
+    # Every figure with its change is wide: about 16 columns a landscape page stays readable, with
+    # the owners' column and the header row repeated on each page.
+    ws.page_setup.fitToWidth = max(1, -(-len(labels) // 16))
+    ws.print_title_cols, ws.print_title_rows = "A:A", "4:4"
     ws.freeze_panes = "B5"
     ws.column_dimensions["A"].width = 24
     for j in range(2, len(labels) + 1):
