@@ -140,7 +140,7 @@ def merge_inputs(n: int):
     theirs["Hours"] = np.where(np.arange(n) % 10 == 0, 99.0, theirs["Hours"])
     theirs["_key"], theirs["_file"], theirs["_owner"] = keys, theirs["Owner"] + ".xlsx", theirs["Owner"]
     theirs["_saved"], theirs["_row"] = 1.0, np.arange(n) + 2
-    cols = [c.header for c in ACCOUNT_COLUMNS]
+    cols = [c.header for c in ACCOUNT_COLUMNS if c.header in acc.columns]
     parts = []
     for h in cols:
         norm, kind = state.normalise(acc[h])
