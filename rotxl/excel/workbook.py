@@ -610,7 +610,8 @@ def build_workbook(
     pipe_formulas = _with_plan(pipe_formulas, pipe_in, plan.pipeline_formulas)
     _write_table(acc_ws, "Accounts", acc_in, acc_formulas, currency, tuple(added.get("Accounts", ())))
     _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())))
-    model_sheet.note_pipeline_columns(pipe_ws)
+    if model is not None:  # their header notes describe the model's formula and the build's Why
+        model_sheet.note_pipeline_columns(pipe_ws)
     _plan_columns(acc_ws, plan.ACCOUNT_HELPERS)
     _plan_columns(pipe_ws, plan.PIPELINE_HELPERS)
     _icp_fit_note(acc_ws)
