@@ -574,7 +574,10 @@ def test_import_export_recognises_an_activity_export(tmp_path):
     pipe_headers = p["sheets"][PIPE]["values"][0]
     cells = written(book, PIPE)
     got = column(cells, pipe_headers.index("Last Contact"), range(1, len(deals) + 1))
-    assert got[7] == "2026-03-29" and got[10] == "2026-03-25"
+    ids = [r[pipe_headers.index("Opportunity ID")] for r in p["sheets"][PIPE]["values"][1:len(deals) + 1]]
+    contact = dict(zip(ids, got))  # by deal: the sheet lists open deals first (§5)
+    assert contact["O8"] == "2026-03-29" and contact["O11"] == "2026-03-25"
+    assert [contact[o] for o in ids if o not in ("O8", "O11")] == [""] * 9  # closed deals are not touched
     text, mode = message(book)
     assert mode == "info" and text.startswith('Imported 13 activities from the "Import" sheet: Logged Hours of 6 accounts')
     assert "2 match no account and no opportunity" in text and "2 dated after AsOf" in text

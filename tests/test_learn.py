@@ -394,8 +394,12 @@ def test_workbook_learned_probability_formula_equals_the_engine(tmp_path):
     out = recalculate([path], tmp_path / "out")[0]
     got = sheet(out, "Pipeline")
     assert list(got.columns).count(learn.LEARNED) == 1 and list(got.columns).count(learn.WHY) == 1
+    at = list(got.columns).index("Engagement")  # §5: Engagement, Learned Probability, Why, Opportunity ROT
+    assert list(got.columns)[at:at + 4] == ["Engagement", learn.LEARNED, learn.WHY, "Opportunity ROT"]
     want, why = model.score(df)
     assert np.isnan(want[:300]).all() and np.isnan(want[tail[8]]) and not np.isnan(np.delete(want[300:], 8)).any()
+    order = workbook.reading_rows(df)  # the sheet lists open deals first (§5), table order kept otherwise
+    want, why = want[order], [why[k] for k in order]
     for i, (g, w) in enumerate(zip(got[learn.LEARNED].tolist(), want)):
         if np.isnan(w):
             assert g in (None, ""), (i, g)
@@ -474,9 +478,11 @@ def test_learn_from_history_action_writes_the_engines_scores(tmp_path):
     assert added == [learn.LEARNED, learn.WHY]
     block = next(a for a in actions(book, "setValues", pipe) if a["column_count"] == 2)["values"]
     assert len(block) == len(frame) == 128
-    assert [r[0] for r in block[-8:]] == pytest.approx(list(prob[-8:]), rel=1e-12)
-    assert all(r == ["", ""] for r in block[:120])
-    assert [r[1] for r in block[-8:]] == list(why[-8:])
+    open_ = ~np.isnan(prob)  # the workbook lists the open deals first (§5): found by the engine, not by position
+    assert open_.sum() == 8
+    assert [r[0] for r, o in zip(block, open_) if o] == pytest.approx(list(prob[open_]), rel=1e-12)
+    assert all(r == ["", ""] for r, o in zip(block, open_) if not o)
+    assert [r[1] for r, o in zip(block, open_) if o] == [w for w, o in zip(why, open_) if o]
     model_sheet = next(a for a in actions(book, "addSheet"))
     assert model_sheet["args"][1] == "Model"
     # too few deals: a message, and nothing written
@@ -497,7 +503,7 @@ def test_cli_learn_prints_the_evaluation_and_writes_the_scored_file(tmp_path):
     from click.testing import CliRunner
 
     from rotxl.cli import main
-    from rotxl.data.io import read_pipeline
+    from rotxl.data.io import read_pipeline, read_table
 
     df, _ = history(300, seed=19, open_rows=12)
     hist = tmp_path / "history.csv"
@@ -509,7 +515,7 @@ def test_cli_learn_prints_the_evaluation_and_writes_the_scored_file(tmp_path):
     for text in ("Learned from 300 closed deals", "Naive Bayes (Odoo-style)", "Five-factor score", "Base rate",
                  "Reliability of the learned model", "90–100%", "12 open deals with a Learned Probability"):
         assert text in run.output
-    scored = read_pipeline(out)
+    scored = read_table(out, sheet="Pipeline")  # read as written: read_pipeline would take these columns for the CRM's (§5)
     model = learn.learn_from(read_pipeline(hist), SETTINGS, ["Lead Source"])
     prob, why = model.score(read_pipeline(hist))
     np.testing.assert_allclose(scored[learn.LEARNED].to_numpy(float), prob, rtol=1e-12)

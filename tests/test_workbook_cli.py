@@ -11,7 +11,9 @@ from click.testing import CliRunner
 import rotxl
 from rotxl.cli import main
 from rotxl.data.sample import SAMPLE_AS_OF, sample_accounts, sample_pipeline
+from rotxl.rules import learn
 from rotxl.rules.schema import ACCOUNT_DERIVED, PIPELINE_DERIVED
+from rotxl.rules.settings import Settings
 from rotxl.excel.workbook import reading_rows
 from spreadsheet import mismatches, recalculate, sheet
 
@@ -32,9 +34,14 @@ def test_workbook_from_exports_recalculates_to_the_engine(tmp_path):
     [done] = recalculate([out], tmp_path / "recalc")
     want_a = rotxl.classify_accounts(rotxl.data.io.read_accounts(acc))
     read = rotxl.data.io.read_pipeline(pipe)
-    want_p = rotxl.score_pipeline(read, as_of=SAMPLE_AS_OF).iloc[reading_rows(read)].reset_index(drop=True)  # Won, Lost last
+    # §9: the command learns from the export's closed deals, so the engine scores with that same model
+    settings = Settings(as_of=SAMPLE_AS_OF)
+    model = learn.learn_from(read, settings)
+    assert isinstance(model, learn.Model), model  # the sample has enough closed deals: learned Engagement is checked
+    want_p = rotxl.score_pipeline(learn.add_learned(read, model), settings)
+    want_p = want_p.iloc[reading_rows(read)].reset_index(drop=True)  # Won, Lost last
     errors = mismatches(sheet(done, "Accounts"), want_a, ACCOUNT_DERIVED)
-    errors += mismatches(sheet(done, "Pipeline"), want_p, PIPELINE_DERIVED)
+    errors += mismatches(sheet(done, "Pipeline"), want_p, (*PIPELINE_DERIVED, learn.LEARNED, learn.WHY))
     assert not errors, "\n".join(errors[:20])
     # numbers from the CSV are numbers in the workbook, names are text
     ws = openpyxl.load_workbook(out)["Accounts"]

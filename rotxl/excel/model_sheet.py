@@ -162,29 +162,18 @@ def _write_weights(ws, model: learn.Model) -> None:
         "(blank), or (other) for levels too rare to learn from and levels never seen.", "rotxl")
 
 
-def add_pipeline_columns(ws, table: Table, pipeline: pd.DataFrame, model: learn.Model) -> None:
-    """Append Learned Probability (a native formula) and Why (values) to the Pipeline table.
+def pipeline_columns(model: learn.Model, pipeline: pd.DataFrame, headers: list[str]) -> tuple[str, list[object]]:
+    """Learned Probability's native formula and Why's values, for the Pipeline table to lay out
+    as its own columns (SPEC §5: after Engagement). ``pipeline`` holds the table's rows in
+    order, under the table's own headers; ``headers`` are all the table's headers."""
+    formula = learn.learned_probability_formula(model, engine.this_row("Pipeline"), headers)
+    why = list(model.score(pipeline)[1]) if len(pipeline) else []
+    return formula, why
 
-    ``pipeline`` holds the table's rows in order, under the table's own headers.
-    """
-    headers = [c.value for c in ws[1]]
-    n = max(len(pipeline), 1)
-    formula = learn.learned_probability_formula(model, engine.this_row(table.displayName), headers)
-    _, why = model.score(pipeline) if len(pipeline) else (None, [None])
-    lp, wy = len(headers) + 1, len(headers) + 2
-    for j, (name, note) in ((lp, (learn.LEARNED, LEARNED_NOTE)), (wy, (learn.WHY, WHY_NOTE))):
-        header = put(ws, 1, j, name)
-        header.comment = Comment(note, "rotxl")
-        header.font = Font(bold=True, color="FFFFFF", italic=True)
-        header.fill = PatternFill("solid", fgColor="595959")
-        header.alignment = Alignment(wrap_text=True, vertical="center")
-    for i in range(2, n + 2):
-        put_formula(ws, i, lp, formula, "0%").fill = DERIVED_FILL
-        text = why[i - 2]
-        if text is not None:
-            put(ws, i, wy, text)
-    ws.column_dimensions[get_column_letter(lp)].width = 12
-    ws.column_dimensions[get_column_letter(wy)].width = 60
-    table.ref = f"A1:{get_column_letter(wy)}{n + 1}"
-    table.tableColumns.append(TableColumn(id=lp, name=learn.LEARNED, calculatedColumnFormula=TableFormula(attr_text=formula[1:])))
-    table.tableColumns.append(TableColumn(id=wy, name=learn.WHY))
+
+def note_pipeline_columns(ws) -> None:
+    """The header comments of Learned Probability and Why (Why is a value: the spec asks it to say so)."""
+    notes = {learn.LEARNED: LEARNED_NOTE, learn.WHY: WHY_NOTE}
+    for cell in ws[1]:
+        if cell.value in notes:
+            cell.comment = Comment(notes[cell.value], "rotxl")

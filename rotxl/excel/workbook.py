@@ -30,7 +30,7 @@ from .cells import put, put_formula, put_row
 from .printing import print_setup
 
 from ..rules import engine, plan
-from ..rules.learn import Model
+from ..rules.learn import WHY, Model
 from ..data.files import atomic_write
 from ..data.io import typed_values
 from ..rules.schema import (
@@ -103,7 +103,7 @@ HELP: dict[str, str] = {
 
 NUMBER_FORMATS: dict[str, str] = {
     "Margin": "0%", "Hours": "#,##0.0", "Logged Hours": "#,##0.0", "Aggravation": "0", "Effective Hours": "#,##0.0",
-    "Probability": "0%", "Engagement": "0%", "Est. Hours": "#,##0.0", "Follow-ups": "0",
+    "Probability": "0%", "Engagement": "0%", "Learned Probability": "0%", "Est. Hours": "#,##0.0", "Follow-ups": "0",
     "Close Date": "yyyy-mm-dd", "Last Contact": "yyyy-mm-dd", "Next Follow-up": "yyyy-mm-dd",
     **{f: "0" for f in FACTORS},
 }
@@ -599,15 +599,19 @@ def build_workbook(
     acc_in = _input_frame(accounts, ACCOUNT_COLUMNS, ACCOUNT_DERIVED)
     pipe_in = _input_frame(pipeline, PIPELINE_COLUMNS, PIPELINE_DERIVED)
     acc_ws, pipe_ws = wb.create_sheet("Accounts"), wb.create_sheet("Pipeline")
-    if model is not None:  # §9 hook: a frame scored before (learn.add_learned) gets these columns afresh below
-        pipe_in = pipe_in.drop(columns=list(model_sheet.LEARNED_COLUMNS), errors="ignore")
     learned = model is not None or LEARNED_PROBABILITY in pipe_in.columns
     acc_formulas = _with_plan(engine.account_formulas(), acc_in, plan.account_formulas)
-    pipe_formulas = _with_plan(engine.pipeline_formulas(learned), pipe_in, plan.pipeline_formulas)
+    pipe_formulas = engine.pipeline_formulas(learned)
+    if model is not None:  # §9: a frame scored before (learn.add_learned) gets these two columns afresh
+        pipe_in = pipe_in.drop(columns=list(model_sheet.LEARNED_COLUMNS), errors="ignore")
+        headers = [*pipe_in.columns, *pipe_formulas, LEARNED_PROBABILITY, WHY]
+        pipe_formulas[LEARNED_PROBABILITY], why = model_sheet.pipeline_columns(model, pipe_in, headers)
+        pipe_in[WHY] = why
+    pipe_formulas = _with_plan(pipe_formulas, pipe_in, plan.pipeline_formulas)
     _write_table(acc_ws, "Accounts", acc_in, acc_formulas, currency, tuple(added.get("Accounts", ())))
-    pipe_table = _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())))
-    if model is not None:  # §9 hook: model_sheet owns these two columns
-        model_sheet.add_pipeline_columns(pipe_ws, pipe_table, pipe_in, model)
+    _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())))
+    if model is not None:  # their header notes describe the model's formula and the build's Why
+        model_sheet.note_pipeline_columns(pipe_ws)
     _plan_columns(acc_ws, plan.ACCOUNT_HELPERS)
     _plan_columns(pipe_ws, plan.PIPELINE_HELPERS)
     _icp_fit_note(acc_ws)
