@@ -307,7 +307,8 @@ def cost_of_sales_formula(wb) -> str:
     logged = "Accounts[Logged Hours]" if "Logged Hours" in _headers(wb, "Accounts") else None
     h = f"IF(ISNUMBER(Accounts[Hours]),Accounts[Hours],{f'IF(ISNUMBER({logged}),{logged},0)' if logged else '0'})"
     valid = f'(Accounts[Issues]=""){here}'
-    return (f'=IF(ISNUMBER(HourlyCost),IFERROR(SUM(IF({valid},{h}))*HourlyCost'
+    # N(HourlyCost)>0, not ISNUMBER: IronCalc reads the blank, formatted input cell as the number 0.
+    return (f'=IF(N(HourlyCost)>0,IFERROR(SUM(IF({valid},{h}))*HourlyCost'
             f'/SUM(IF({valid}*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"needs revenue"),"needs HourlyCost")')
 
 
