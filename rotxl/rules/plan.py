@@ -205,8 +205,9 @@ def follow_up_hours_formula(ref) -> str:
 
 def budget_formula(ref) -> str:
     """What the owner's follow-ups leave of WeeklyHours."""
-    c = ref("Plan Owner Criteria")
-    return (f'=MAX(0,WeeklyHours-MIN(COUNTIFS(Pipeline[Plan Owner],{c},Pipeline[Plan Due],1),{SLOTS_FORMULA})'
+    # SUMPRODUCT, not COUNTIFS: IronCalc fails COUNTIFS over a one-cell range (a one-row Pipeline).
+    o = ref("Plan Owner")
+    return (f'=MAX(0,WeeklyHours-MIN(SUMPRODUCT((Pipeline[Plan Owner]={o})*(Pipeline[Plan Due]=1)),{SLOTS_FORMULA})'
             f'*(FollowUpMinutes/60))')
 
 
