@@ -298,7 +298,9 @@ CHECKLIST_LABELS: dict[str, tuple[str, str]] = {
     "Cost of Sales ÷ Revenue": ("Cost of sales ÷ revenue", "0.0%"),
     "Prospect Time on ICP Fit": ("Prospect time on good ICP fits (ICP Fit ≥ 0.5)", "0%"),
 }
-COST_OF_SALES_CELL = f"C{CHECKLIST_ROW + 1 + list(CHECKLIST_LABELS).index('Cost of Sales ÷ Revenue')}"
+# Figures in F: the labels are longer than A and B, and run on across the empty C:E.
+CHECKLIST_COLUMN = 6
+COST_OF_SALES_CELL = f"F{CHECKLIST_ROW + 1 + list(CHECKLIST_LABELS).index('Cost of Sales ÷ Revenue')}"
 
 
 def cost_of_sales_formula(wb) -> str:
@@ -307,7 +309,8 @@ def cost_of_sales_formula(wb) -> str:
     logged = "Accounts[Logged Hours]" if "Logged Hours" in _headers(wb, "Accounts") else None
     h = f"IF(ISNUMBER(Accounts[Hours]),Accounts[Hours],{f'IF(ISNUMBER({logged}),{logged},0)' if logged else '0'})"
     valid = f'(Accounts[Issues]=""){here}'
-    return (f'=IF(ISNUMBER(HourlyCost),IFERROR(SUM(IF({valid},{h}))*HourlyCost'
+    # N(HourlyCost)>0, not ISNUMBER: IronCalc reads the blank, formatted input cell as the number 0.
+    return (f'=IF(N(HourlyCost)>0,IFERROR(SUM(IF({valid},{h}))*HourlyCost'
             f'/SUM(IF({valid}*ISNUMBER(Accounts[Revenue]),Accounts[Revenue])),"needs revenue"),"needs HourlyCost")')
 
 
@@ -322,11 +325,11 @@ def write_checklist(ws, wb, figures: dict[str, object], money: str) -> None:
         r = CHECKLIST_ROW + i
         put(ws, r, 1, label)
         if figure == "Cost of Sales ÷ Revenue" and "HourlyCost" in wb.defined_names:
-            _array(ws, f"C{r}", cost_of_sales_formula(wb))
-            ws[f"C{r}"].number_format = fmt
+            _array(ws, f"F{r}", cost_of_sales_formula(wb))
+            ws[f"F{r}"].number_format = fmt
             continue
         v = figures.get(figure, "needs a team build")
-        cell = put(ws, r, 3, float(v) if isinstance(v, numbers.Number) and not isinstance(v, bool) else str(v), fmt)
+        cell = put(ws, r, CHECKLIST_COLUMN, float(v) if isinstance(v, numbers.Number) and not isinstance(v, bool) else str(v), fmt)
         if isinstance(v, str):
             cell.font = Font(italic=True, color="7F7F7F")
 

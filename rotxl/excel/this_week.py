@@ -73,6 +73,8 @@ def _stop_line(ws, r: int, n: int) -> None:
     ws[f"C{r}"] = f'=IF({i}=0,"",INDEX(Accounts[Account],{i})&"")'
     ws[f"E{r}"] = f'=IF({i}=0,"","stop: "&TEXT(INDEX(Accounts[Plan Weekly Hours],{i}),"#,##0.0")&" h a week")'
     ws[f"F{r}"] = f'=IF({i}=0,"",INDEX(Accounts[Plan Weekly Hours],{i}))'
+    # Not empty: LibreOffice draws the hidden helper's number as ### across an empty cell beside it.
+    ws[f"G{r}"] = '=""'
 
 
 def write(ws, owners: list[str], money: str, currency: str = "$") -> None:

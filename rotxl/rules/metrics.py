@@ -277,7 +277,7 @@ def _real_hours(accounts: pd.DataFrame) -> np.ndarray:
 def cost_of_sales(accounts: pd.DataFrame, settings: Settings, by: pd.Series | None = None) -> pd.Series:
     """§10: Σ h × HourlyCost ÷ Σ Revenue over the valid accounts, per group; a text when HourlyCost is not given."""
     groups = pd.Index(pd.unique(_groups(len(accounts), by)))
-    if settings.hourly_cost is None:
+    if settings.hourly_cost is None or not settings.hourly_cost > 0:  # no cost given (0 is none), as the workbook's N(HourlyCost)>0
         return pd.Series("needs HourlyCost", index=groups, dtype=object)
     valid = (accounts["Issues"] == "").to_numpy() & kept(accounts)
     revenue = parse_numbers(_cols(accounts, ACCOUNT_COLUMNS)["Revenue"]).values

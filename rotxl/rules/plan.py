@@ -31,14 +31,15 @@ SELLING_PRIORITIES = ("Pursue", "Nurture")
 SEGMENT_WHY = {"A": "coddle and protect", "B": "grow share", "D": "keep selectively, recruit layers"}
 KINDS = ("Follow-up", "Deal", "Account")
 PLAN_COLUMNS = ("Owner", "Rank", "Kind", "Name", "Account", "Why", "Plan Hours", "Planned Return", "Table", "Row")
-# Helper columns the plan's formulas need, at the right end of each table (SPEC §5).
+# Helper columns the plan's formulas need, at the right end of each table (SPEC §5). Plan Owner (text)
+# first: LibreOffice draws a hidden column's number as ### across the empty cell left of it.
 PIPELINE_HELPERS = (
-    "Plan Row", "Plan Owner", "Plan Owner Criteria", "Plan Due", "Plan Follow-up Value", "Plan Follow-up Rank",
+    "Plan Owner", "Plan Row", "Plan Owner Criteria", "Plan Due", "Plan Follow-up Value", "Plan Follow-up Rank",
     "Plan Follow-up Hours", "Plan Return", "Plan Value", "Plan Cap", "Plan Budget", "Plan Ahead",
     "Plan Selling Hours", "Planned Return", "Plan Sells", "Plan Position", "Plan Sequence", "Plan Rank", "Plan Line",
 )
 ACCOUNT_HELPERS = (
-    "Plan Row", "Plan Owner", "Plan Owner Criteria", "Plan Weekly Hours", "Plan Return", "Plan Value", "Plan Cap",
+    "Plan Owner", "Plan Row", "Plan Owner Criteria", "Plan Weekly Hours", "Plan Return", "Plan Value", "Plan Cap",
     "Plan Budget", "Plan Ahead", "Plan Selling Hours", "Planned Return", "Plan Sells", "Plan Position",
     "Plan Sequence", "Plan Rank", "Plan Line", "Plan Stop Hours", "Plan Stop Rank", "Plan Stop Line",
 )
@@ -204,8 +205,9 @@ def follow_up_hours_formula(ref) -> str:
 
 def budget_formula(ref) -> str:
     """What the owner's follow-ups leave of WeeklyHours."""
-    c = ref("Plan Owner Criteria")
-    return (f'=MAX(0,WeeklyHours-MIN(COUNTIFS(Pipeline[Plan Owner],{c},Pipeline[Plan Due],1),{SLOTS_FORMULA})'
+    # SUMPRODUCT, not COUNTIFS: IronCalc fails COUNTIFS over a one-cell range (a one-row Pipeline).
+    o = ref("Plan Owner")
+    return (f'=MAX(0,WeeklyHours-MIN(SUMPRODUCT((Pipeline[Plan Owner]={o})*(Pipeline[Plan Due]=1)),{SLOTS_FORMULA})'
             f'*(FollowUpMinutes/60))')
 
 
@@ -350,8 +352,8 @@ def pipeline_formulas(headers) -> dict[str, str]:
     ref = this_row("Pipeline")
     f = {
         "Plan Hours": plan_hours_formula(ref, "Pipeline"),
-        "Plan Row": "=ROW()",
         "Plan Owner": owner_key_formula(ref),
+        "Plan Row": "=ROW()",
         "Plan Owner Criteria": owner_criteria_formula(ref),
         "Plan Due": due_formula(ref, headers),
         "Plan Follow-up Value": follow_up_value_formula(ref),
@@ -381,8 +383,8 @@ def account_formulas(headers) -> dict[str, str]:
     ref = this_row("Accounts")
     f = {
         "Plan Hours": plan_hours_formula(ref, "Accounts"),
-        "Plan Row": "=ROW()",
         "Plan Owner": owner_key_formula(ref),
+        "Plan Row": "=ROW()",
         "Plan Owner Criteria": owner_criteria_formula(ref),
         "Plan Weekly Hours": weekly_hours_formula(ref, headers),
         "Plan Return": account_return_formula(ref, headers),
