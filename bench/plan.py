@@ -47,15 +47,24 @@ def timed(f, repeat: int = REPEATS):
     return statistics.median(cpu), statistics.median(wall), out
 
 
+def _per_distinct(values: np.ndarray, f) -> np.ndarray:
+    """f applied to the distinct values only (the fastest plain way to read repeated text or dates)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(f(pd.Series(uniques, dtype=object)))[codes]
+
+
 def bare_arrays(ca: pd.DataFrame, sp: pd.DataFrame, s: Settings) -> dict[str, np.ndarray]:
-    """The inputs of the plan as plain arrays (parsed once, outside the timing)."""
-    owners = pd.Series(np.r_[sp["Owner"].to_numpy(object), ca["Owner"].to_numpy(object)]).fillna("")
-    codes, _ = pd.factorize(owners.str.strip().str.lower())
-    nf = sp["Next Follow-up"]
-    now = (nf == engine.CONTACT_NOW).to_numpy()
-    dates = pd.to_datetime(nf.where(~now), errors="coerce").to_numpy("datetime64[D]")
+    """The inputs of the plan as plain arrays, read from the frames the fastest plain way:
+    numbers by to_numeric, text and dates once per distinct value."""
+    owners = np.r_[sp["Owner"].to_numpy(object), ca["Owner"].to_numpy(object)]
+    codes, _ = pd.factorize(_per_distinct(owners, lambda u: u.fillna("").str.strip().str.lower()))
+    nf = sp["Next Follow-up"].to_numpy(object)
+    now = _per_distinct(nf, lambda u: (u == engine.CONTACT_NOW).to_numpy())
+    dates = _per_distinct(nf, lambda u: pd.to_datetime(u.where(u != engine.CONTACT_NOW), errors="coerce")
+                          .to_numpy("datetime64[D]"))
     est = pd.to_numeric(sp["Est. Hours"], errors="coerce").to_numpy(float)
-    close = pd.to_datetime(sp["Close Date"], errors="coerce").to_numpy("datetime64[D]")
+    close = _per_distinct(sp["Close Date"].to_numpy(object),
+                          lambda u: pd.to_datetime(u, errors="coerce").to_numpy("datetime64[D]"))
     hours = pd.to_numeric(ca["Hours"], errors="coerce").to_numpy(float)
     return {
         "p_owner": codes[: len(sp)], "a_owner": codes[len(sp):],
@@ -119,7 +128,7 @@ def engine_vs_numpy(n_acc: int, n_deals: int) -> None:
     print(f"  engine make_plan   CPU {e_cpu * 1000:8.1f} ms   wall {e_wall * 1000:8.1f} ms")
     print(f"  bare numpy         CPU {b_cpu * 1000:8.1f} ms   wall {b_wall * 1000:8.1f} ms")
     print(f"  ratio engine/bare  CPU {e_cpu / b_cpu:8.2f} x    wall {e_wall / b_wall:8.2f} x   (same Plan Hours: {same})")
-    print(f"  bare numpy, reading the frames' columns too (pandas to_numeric/to_datetime, owners trimmed):")
+    print(f"  bare numpy, reading the frames' columns too (to_numeric; owners, dates once per distinct value):")
     print(f"                     CPU {r_cpu * 1000:8.1f} ms   wall {r_wall * 1000:8.1f} ms   "
           f"ratio engine/this CPU {e_cpu / r_cpu:.2f} x, wall {e_wall / r_wall:.2f} x")
 

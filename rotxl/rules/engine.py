@@ -92,11 +92,22 @@ def _as_string(s: pd.Series) -> pd.Series:
     return s.astype("string").str.strip()
 
 
+def plain_numbers(s: pd.Series) -> bool:
+    """An object column holding only Python or numpy numbers (and blanks): no text, booleans or
+    dates, so it reads as a float column does."""
+    return s.dtype == object and pdlib.infer_dtype(s.to_numpy(), skipna=True) in ("floating", "integer", "mixed-integer-float")
+
+
 def parse_numbers(s: pd.Series) -> Parsed:
     """Numbers as Excel's ISNUMBER sees them; text such as "12k" is bad, "60%" is 0.6.
 
     A number beyond ±9.99999999999999E+307 (or ±inf) is bad and ``huge``: "is too large".
     """
+    if plain_numbers(s):
+        try:
+            s = pd.Series(s.to_numpy(dtype="float64", na_value=np.nan), index=s.index)
+        except (OverflowError, TypeError, ValueError):  # an int beyond float64: read as text below
+            pass
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         values = s.to_numpy(dtype="float64", na_value=np.nan)
         blank = np.isnan(values)
@@ -150,8 +161,9 @@ def parse_dates(s: pd.Series) -> Parsed:
     # Date objects directly, as numpy holds them up to 9999-12-31 (pandas stops at 2262).
     is_date = kinds.isin((dt.date, dt.datetime, pd.Timestamp)).to_numpy() & ~blank
     if is_date.any():
-        out[is_date] = np.array([np.datetime64(v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v, "D")
-                                 for v in obj[is_date]], dtype="datetime64[D]")
+        # The date as written (a datetime's own zone kept, its time dropped), by day number.
+        days = np.fromiter((v.toordinal() for v in obj[is_date]), dtype="int64", count=int(is_date.sum()))
+        out[is_date] = (days - _ORDINAL_1970).astype("datetime64[D]")
     if is_num.any():
         serial = pd.to_numeric(obj[is_num], errors="coerce").to_numpy(dtype="float64")
         ok = np.isfinite(serial) & (serial >= 1) & (serial < LAST_SERIAL + 1)
@@ -171,6 +183,9 @@ def parse_dates(s: pd.Series) -> Parsed:
             out[late] = [_iso_day(v) for v in text[late]]
     bad = ~blank & np.isnat(out)
     return Parsed(out, blank, bad)
+
+
+_ORDINAL_1970 = dt.date(1970, 1, 1).toordinal()
 
 
 def _iso_day(text: str) -> np.datetime64:
@@ -929,7 +944,8 @@ def _learned_values(df: pd.DataFrame, learned, s: Settings) -> np.ndarray | None
 def _opportunity_overflow(issues: Issues, amount: Parsed, est: Parsed, p: np.ndarray, default_hours: float) -> None:
     inputs = amount.number & (est.blank | est.number) & ~np.isnan(p)
     if inputs.any():
-        r = opportunity_rot(amount.values * p, est.values, default_hours)
+        with np.errstate(over="ignore"):  # an overflow to inf is what this looks for
+            r = opportunity_rot(amount.values * p, est.values, default_hours)
         issues.add(inputs & ~np.isnan(r) & ~(np.abs(r) <= XL_MAX), too_large("Opportunity ROT"))
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .engine import CONTACT_NOW, NOT_IN_EXPORT, approx_eq, parse_dates, parse_numbers, xl_text
+from .engine import (CONTACT_NOW, NOT_IN_EXPORT, approx_eq, parse_dates, parse_numbers, plain_numbers,
+                     read_text, xl_text)
 from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS
 from .settings import Settings
 
@@ -90,13 +91,18 @@ def owner_keys(owner: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     Returns (key, display name). Text is normalised once per distinct value.
     """
-    def trim(u: pd.Series) -> np.ndarray:
-        text = u.astype("string").fillna("")
-        return np.array([re.sub(" +", " ", str(v).strip(" ")) or UNASSIGNED for v in text], dtype=object)
+    codes, key, shown = _owners(owner)
+    return key[codes], shown[codes]
 
-    shown = per_distinct(owner, trim)
-    key = per_distinct(pd.Series(shown, dtype=object), lambda u: ("owner:" + u.str.lower()).to_numpy(dtype=object))
-    return key, shown
+
+def _owners(owner: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(codes, key per code, display name per code); codes number the distinct raw values in
+    the order they are first met, blanks included (so the first spelling met is the first code)."""
+    codes, uniques = pd.factorize(owner.to_numpy(dtype=object), use_na_sentinel=False)
+    text = pd.Series(uniques, dtype=object).astype("string").fillna("")
+    shown = np.array([re.sub(" +", " ", v.strip(" ")) or UNASSIGNED for v in text], dtype=object)
+    key = ("owner:" + pd.Series(shown, dtype=object).str.lower()).to_numpy(dtype=object)
+    return codes, key, shown
 
 
 def owner_key_formula(ref) -> str:
@@ -131,23 +137,24 @@ def _col(df: pd.DataFrame, header: str, columns: tuple) -> pd.Series:
 
 
 def per_distinct(s: pd.Series, f) -> np.ndarray:
-    """``f`` (Series -> array) applied once per distinct value of ``s``; blanks get f's blank."""
-    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
-    values = f(pd.Series([*uniques, None], dtype=object))
-    return np.asarray(values)[np.where(codes < 0, len(uniques), codes)]
+    """``f`` (Series -> array) applied once per distinct value of ``s`` (blanks included)."""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=False)
+    return np.asarray(f(pd.Series(uniques, dtype=object)))[codes]
 
 
 def _text(s: pd.Series) -> np.ndarray:
-    return per_distinct(s, lambda u: u.astype("string").fillna("").str.strip().to_numpy(dtype=object))
+    return read_text(s).values()
 
 
 def _numbers(s: pd.Series) -> np.ndarray:
-    if pd.api.types.is_float_dtype(s):
+    if pd.api.types.is_numeric_dtype(s) or plain_numbers(s):
         return parse_numbers(s).values
     return per_distinct(s, lambda u: parse_numbers(u).values)
 
 
 def _dates(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return parse_dates(s).values
     return per_distinct(s, lambda u: parse_dates(u).values).astype("datetime64[D]")
 
 
@@ -166,7 +173,8 @@ def _left_formula(ref, headers) -> str:
 
 def due(next_follow_up: pd.Series, left: np.ndarray, as_of: dt.date) -> np.ndarray:
     """Open and Next Follow-up on or before AsOf + 6 (overdue included), or "Contact now"."""
-    return _due(*_follow_up(next_follow_up), left, as_of)
+    codes, now, dates = _follow_up(next_follow_up)
+    return _due(now[codes], dates[codes], left, as_of)
 
 
 def _due(now: np.ndarray, dates: np.ndarray, left: np.ndarray, as_of: dt.date) -> np.ndarray:
@@ -174,10 +182,14 @@ def _due(now: np.ndarray, dates: np.ndarray, left: np.ndarray, as_of: dt.date) -
     return (soon | now) & ~left
 
 
-def _follow_up(next_follow_up: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """("Contact now" mask, dates) of the Next Follow-up column, read once per distinct value."""
-    now = _text(next_follow_up) == CONTACT_NOW
-    return now, _dates(next_follow_up.astype(object).where(~now, None))
+def _follow_up(next_follow_up: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Next Follow-up column read once per distinct value: (codes numbering the distinct
+    values, and per distinct value the "Contact now" mask and the date)."""
+    codes, uniques = pd.factorize(next_follow_up.to_numpy(dtype=object), use_na_sentinel=False)
+    u = pd.Series(uniques, dtype=object)
+    now = (u.astype("string").str.strip() == CONTACT_NOW).fillna(False).to_numpy(dtype=bool)
+    dates = parse_dates(u.where(~now, None)).values.astype("datetime64[D]")
+    return codes, now, dates
 
 
 def due_formula(ref, headers) -> str:
@@ -443,21 +455,23 @@ def _formatted(values: np.ndarray, fmt: str) -> np.ndarray:
 
 def follow_up_why(next_follow_up: pd.Series, as_of: dt.date) -> np.ndarray:
     """"Overdue since 10 Nov", "Due 14 Nov" or "Contact now: never contacted"."""
-    return _why(*_follow_up(next_follow_up), as_of)
+    codes, now, dates = _follow_up(next_follow_up)
+    return _why(now, dates, as_of)[codes]
 
 
-def _day_month(days: pd.Series) -> np.ndarray:
-    """"10 Nov", as TEXT(date, "d mmm") shows it."""
-    return pd.Series(pd.DatetimeIndex(days).strftime("%d %b"), dtype=object).str.lstrip("0").to_numpy(dtype=object)
+def _day_month(days: np.ndarray) -> np.ndarray:
+    """"10 Nov", as TEXT(date, "d mmm") shows it, formatted once per distinct day."""
+    distinct, inverse = np.unique(days, return_inverse=True)
+    text = pd.Series(pd.DatetimeIndex(distinct).strftime("%d %b"), dtype=object).str.lstrip("0").to_numpy(dtype=object)
+    return text[inverse.reshape(-1)]
 
 
 def _why(now: np.ndarray, dates: np.ndarray, as_of: dt.date) -> np.ndarray:
     out = np.full(len(now), "Contact now: never contacted", dtype=object)
     dated = ~now & ~np.isnat(dates)
     if dated.any():
-        day = per_distinct(pd.Series(dates[dated]), _day_month)
         late = dates[dated] < np.datetime64(as_of, "D")
-        out[dated] = np.where(late, "Overdue since ", "Due ") + day.astype(object)
+        out[dated] = np.where(late, "Overdue since ", "Due ").astype(object) + _day_month(dates[dated])
     return out
 
 
@@ -490,20 +504,26 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     na, npipe = len(acc), len(pipe)
 
     # Step 1: follow-ups first.
-    p_key, p_owner = owner_keys(_col(pipe, "Owner", PIPELINE_COLUMNS))
-    a_key, a_owner = owner_keys(_col(acc, "Owner", ACCOUNT_COLUMNS))
-    # Owners as integers, in the order of their keys: sorting and grouping on numbers is fast.
-    codes = pd.factorize(pd.Series(np.r_[p_key, a_key], dtype=object), sort=True)[0]
-    p_code, a_code = codes[:npipe], codes[npipe:]
+    # Owners as integers in the order of their keys (sorting and grouping on numbers is fast),
+    # read once per distinct spelling; each owner is shown as first met (Pipeline, then Accounts).
+    p_raw, p_keys, p_shown = _owners(_col(pipe, "Owner", PIPELINE_COLUMNS))
+    a_raw, a_keys, a_shown = _owners(_col(acc, "Owner", ACCOUNT_COLUMNS))
+    owner_keys_sorted, spelling_code = np.unique(np.r_[p_keys, a_keys].astype(str), return_inverse=True)
+    first_spelling = np.unique(spelling_code, return_index=True)[1]
+    owner_names = np.r_[p_shown, a_shown][first_spelling]
+    p_code, a_code = spelling_code[:p_keys.size][p_raw], spelling_code[p_keys.size:][a_raw]
+    codes = np.r_[p_code, a_code].astype("int64")
+    n_owners = owner_keys_sorted.size
     p_left = _left_export(pipe)
     nf = _col(pipe, "Next Follow-up", ())
-    now, nf_dates = _follow_up(nf)
+    nf_codes, nf_now, nf_day = _follow_up(nf)
+    now, nf_dates = nf_now[nf_codes], nf_day[nf_codes]
     p_due = _due(now, nf_dates, p_left, day)
     ev = _numbers(_col(pipe, "Expected Value", ()))
     fu_value = np.where(np.isnan(ev), -1.0, excel_round(ev, 2))
-    order = np.lexsort((np.arange(npipe), -fu_value, p_code, ~p_due))
     fu_rank = np.zeros(npipe, dtype="int64")
-    d = order[p_due[order]]
+    d = np.flatnonzero(p_due)
+    d = d[np.lexsort((-fu_value[d], p_code[d]))]  # stable: ties stay in row order
     if d.size:
         keys = p_code[d]
         starts = np.r_[True, keys[1:] != keys[:-1]]
@@ -511,22 +531,25 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
         fu_rank[d] = np.arange(d.size) - group_start + 1
     slots = follow_up_slots(s)
     fu_hours = np.where(p_due & (fu_rank <= slots), s.follow_up_minutes / 60, 0.0)
-    due_count = pd.Series(p_due.astype(int)).groupby(p_code).sum() if npipe else pd.Series(dtype=int)
+    due_count = np.bincount(p_code[p_due], minlength=n_owners)
     budgets = np.maximum(0.0, s.weekly_hours - np.minimum(due_count, slots) * (s.follow_up_minutes / 60))
 
     # Step 2: the hours that pay most.
     p_rot = _numbers(_col(pipe, "Opportunity ROT", ()))
     prio = _text(_col(pipe, "Priority", ()))
-    p_issue = _text(_col(pipe, "Issues", ())) != ""
+    p_issue = ~read_text(_col(pipe, "Issues", ())).blank
     p_ok = ~p_left & np.isin(prio, SELLING_PRIORITIES) & ~p_issue & ~np.isnan(p_rot)
-    est = _numbers(_col(pipe, "Est. Hours", PIPELINE_COLUMNS))
-    close = _dates(_col(pipe, "Close Date", PIPELINE_COLUMNS))
-    p_cap = np.where(p_ok, deal_cap(est, close, day, s.default_deal_hours), 0.0)
+    # Caps only where the deal sells: the rest take no selling hours.
+    selling_deals = np.flatnonzero(p_ok)
+    p_cap = np.zeros(npipe)
+    p_cap[selling_deals] = deal_cap(_numbers(_col(pipe, "Est. Hours", PIPELINE_COLUMNS).iloc[selling_deals]),
+                                    _dates(_col(pipe, "Close Date", PIPELINE_COLUMNS).iloc[selling_deals]),
+                                    day, s.default_deal_hours)
 
     a_left = _left_export(acc)
     a_rot = _numbers(_col(acc, "ROT", ()))
     seg = _text(_col(acc, "Segment", ()))
-    a_issue = _text(_col(acc, "Issues", ())) != ""
+    a_issue = ~read_text(_col(acc, "Issues", ())).blank
     logged = _numbers(acc["Logged Hours"]) if "Logged Hours" in acc.columns else np.full(na, np.nan)
     weekly = weekly_hours_now(_numbers(_col(acc, "Hours", ACCOUNT_COLUMNS)), logged, s.hours_months)
     weekly = np.where(seg == "", np.nan, weekly)
@@ -534,24 +557,26 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     a_ok = ~a_left & np.isin(seg, SELLING_SEGMENTS) & ~a_issue & ~np.isnan(a_rot) & ~np.isnan(weekly)
     a_cap = np.where(a_ok, weekly, 0.0)
 
-    # All selling items of both tables, sorted into plan order within each owner.
+    # The selling items of both tables, sorted into plan order within each owner: return, value,
+    # then the Pipeline before Accounts and table order (lexsort is stable, and the rows are
+    # laid out in that order already).
     key = codes
     ok = np.r_[p_ok, a_ok]
-    ret = np.where(ok, excel_round(np.r_[p_rot, a_rot], 6), -np.inf)
-    val = np.where(ok, excel_round(np.r_[ev, revenue], 2), -np.inf)
     table = np.r_[np.zeros(npipe), np.ones(na)]
     row = np.r_[np.arange(npipe), np.arange(na)]
     cap = np.r_[p_cap, a_cap]
-    order = np.lexsort((row, table, -val, -ret, key))
+    order = np.flatnonzero(ok)
+    ret = excel_round(np.r_[p_rot, a_rot][order], 6)
+    val = excel_round(np.r_[ev, revenue][order], 2)
+    order = order[np.lexsort((-val, -ret, key[order]))]
     k_sorted = key[order]
     starts = np.r_[True, k_sorted[1:] != k_sorted[:-1]] if order.size else np.zeros(0, dtype=bool)
     csum = np.cumsum(cap[order])
     group_base = np.maximum.accumulate(np.where(starts, np.arange(order.size), 0)) if order.size else np.zeros(0, int)
     before = np.r_[0.0, csum][group_base]
-    ahead = np.empty(order.size)
-    ahead[order] = csum - cap[order] - before
-    budget = pd.Series(key).map(budgets).fillna(float(s.weekly_hours)).to_numpy(dtype="float64") if key.size else np.zeros(0)
-    selling = np.where(ok, np.maximum(0.0, np.minimum(cap, budget - ahead)), 0.0)
+    selling = np.zeros(key.size)
+    ahead = csum - cap[order] - before
+    selling[order] = np.maximum(0.0, np.minimum(cap[order], budgets[k_sorted] - ahead))
 
     # Step 3.
     hours = excel_round(np.r_[fu_hours, np.zeros(na)] + selling, 6)
@@ -563,7 +588,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     # The plan's lines per owner: follow-ups first in their order, then selling in plan order.
     sells = excel_round(selling, 6) > 0
     has_fu = np.r_[fu_hours > 0, np.zeros(na, dtype=bool)]
-    position = np.empty(order.size, dtype="int64")
+    position = np.zeros(key.size, dtype="int64")
     position[order] = np.arange(order.size)
     seq = np.where(has_fu, np.r_[fu_rank, np.zeros(na, dtype="int64")], slots + 1 + position)
     lines = np.flatnonzero(has_fu | sells)
@@ -572,9 +597,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     lstart = np.r_[True, lk[1:] != lk[:-1]] if lines.size else np.zeros(0, dtype=bool)
     rank = np.arange(lines.size) - np.maximum.accumulate(np.where(lstart, np.arange(lines.size), 0)) + 1 if lines.size else np.zeros(0, int)
 
-    # One spelling per owner: the first one met (Pipeline, then Accounts).
-    first = pd.Series(np.r_[p_owner, a_owner], dtype=object).groupby(key).transform("first") if key.size else pd.Series([], dtype=object)
-    owner_shown = first.to_numpy(dtype=object)
+    owner_shown = owner_names[key]
     p_owner, a_owner = owner_shown[:npipe], owner_shown[npipe:]
     is_deal = table[lines] == 0
     prow = row[lines].astype(int)
@@ -588,9 +611,10 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     name_p, acct_p, name_a = (np.full(npipe, "", dtype=object), np.full(npipe, "", dtype=object), np.full(na, "", dtype=object))
     if shown_p.any():
         rows_p = np.flatnonzero(shown_p)
-        opp = _text(_col(pipe, "Opportunity", PIPELINE_COLUMNS).iloc[rows_p])
-        pid = _text(_col(pipe, "Opportunity ID", ()).iloc[rows_p])
-        name_p[rows_p] = np.where(opp == "", pid, opp)
+        name_p[rows_p] = _text(_col(pipe, "Opportunity", PIPELINE_COLUMNS).iloc[rows_p])
+        unnamed = rows_p[name_p[rows_p] == ""]
+        if unnamed.size:
+            name_p[unnamed] = _text(_col(pipe, "Opportunity ID", ()).iloc[unnamed])
         acct_p[rows_p] = _text(_col(pipe, "Account", PIPELINE_COLUMNS).iloc[rows_p])
     if shown_a.any():
         rows_a = np.flatnonzero(shown_a)
@@ -598,7 +622,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     fu_why = np.full(npipe, "", dtype=object)
     needs = np.flatnonzero(p_due)
     if needs.size:
-        fu_why[needs] = _why(now[needs], nf_dates[needs], day)
+        fu_why[needs] = _why(nf_now, nf_day, day)[nf_codes[needs]]
     kind = np.where(is_deal, np.where(has_fu[lines], "Follow-up", "Deal"), "Account").astype(object)
     label = np.where(is_deal, prio[np.where(is_deal, prow, 0)] if npipe else "", seg[np.where(~is_deal, prow, 0)] if na else "")
     why_sell = selling_why(np.where(is_deal, "Deal", "Account").astype(object), label.astype(object), rate[lines], currency)
@@ -618,8 +642,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
         "Row": prow,
     }, columns=list(PLAN_COLUMNS))
 
-    missed = np.flatnonzero(p_due & (fu_hours == 0))
-    missed = missed[np.lexsort((fu_rank[missed], p_code[missed]))]
+    missed = d[fu_hours[d] == 0]  # d: the due follow-ups per owner in their order
     not_planned = pd.DataFrame({
         "Owner": p_owner[missed], "Name": name_p[missed], "Account": acct_p[missed],
         "Why": fu_why[missed] if npipe else [], "Row": missed,
@@ -635,16 +658,14 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     })
 
     # Per owner: WeeklyHours, hours planned, Planned Return, per hour.
-    frame = pd.DataFrame({"key": key, "owner": owner_shown, "hours": hours, "ret": planned_return})
-    if frame.empty:
+    if not key.size:
         owners = pd.DataFrame(columns=["Owner", "Weekly Hours", "Hours Planned", "Planned Return", "Return per Hour"])
     else:
-        g = frame.groupby("key", sort=True).agg(Owner=("owner", "first"), hours=("hours", "sum"), ret=("ret", "sum"))
         owners = pd.DataFrame({
-            "Owner": g["Owner"].to_numpy(),
+            "Owner": owner_names,
             "Weekly Hours": float(s.weekly_hours),
-            "Hours Planned": g["hours"].to_numpy(),
-            "Planned Return": g["ret"].to_numpy(),
+            "Hours Planned": np.bincount(key, weights=hours, minlength=n_owners),
+            "Planned Return": np.bincount(key, weights=planned_return, minlength=n_owners),
         })
         with np.errstate(divide="ignore", invalid="ignore"):
             owners["Return per Hour"] = np.where(owners["Hours Planned"] > 0, owners["Planned Return"] / owners["Hours Planned"], np.nan)
