@@ -251,6 +251,20 @@ def test_deterministic(fitted):
     pd.testing.assert_frame_equal(again.evaluation.metrics, model.evaluation.metrics)
 
 
+def test_one_thread_learns_what_the_fold_threads_learn(fitted, monkeypatch):
+    """Pyodide (xlwings Lite) has no threads: the folds then run one after the other, and every
+    figure must be the one the threaded run gives."""
+    df, _, model = fitted
+    monkeypatch.setattr(learn.os, "cpu_count", lambda: 1)
+    ran = []
+    monkeypatch.setattr(learn, "ThreadPoolExecutor", lambda *a, **k: ran.append(a) or pytest.fail("threads"))
+    alone = learn.learn_from(df, SETTINGS, ["Lead Source"])
+    assert not ran and alone.cv_log_loss == model.cv_log_loss and alone.lam == model.lam
+    assert alone.intercept == model.intercept and (alone.a, alone.b) == (model.a, model.b)
+    pd.testing.assert_frame_equal(alone.weights_table(), model.weights_table())
+    pd.testing.assert_frame_equal(alone.evaluation.metrics, model.evaluation.metrics)
+
+
 def test_kfold_matches_sklearn():
     for n in (40, 41, 44, 1003):
         want = np.empty(n, dtype=int)

@@ -16,6 +16,9 @@ Every fitted number has its native-formula mirror here too: ``learned_probabilit
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -620,23 +623,25 @@ def learn_from(df: pd.DataFrame, settings: Settings | None = None, learn_from: t
     n_all, s_all = fn.sum(axis=0), fs.sum(axis=0)
 
     # λ by 5-fold CV log loss, from the largest down (each fit starts from the last: fewer steps).
-    cv: dict[float, float] = {}
-    oof_z: dict[float, np.ndarray] = {}
-    starts: list[np.ndarray | None] = [None] * FOLDS
-    designs = [OneHot(gcols[n_all - fn[f] > 0], sizes) for f in range(FOLDS)]
-    for lam in sorted(LAMBDAS, reverse=True):
-        z = np.zeros((FOLDS, ngroups))
-        total = 0.0
-        for f in range(FOLDS):
-            tn, ts = n_all - fn[f], s_all - fs[f]
-            used = tn > 0
-            theta = fit_logistic(designs[f], sizes, tn[used], ts[used], lam, starts[f])
-            starts[f] = theta
-            z[f] = theta[k] + theta[:k][gcols].sum(axis=1)
-            total += _log_loss_sum(z[f], fn[f], fs[f])
-        cv[lam] = total / len(y)
-        oof_z[lam] = z
-    del designs
+    # The folds are independent: one thread each where threads exist (numpy's gathers and sums
+    # run beside each other); the figures are the same either way, summed in fold order.
+    lams = sorted(LAMBDAS, reverse=True)
+
+    def fold_path(f: int) -> list[tuple[np.ndarray, float]]:
+        tn, ts = n_all - fn[f], s_all - fs[f]
+        used = tn > 0
+        design = OneHot(gcols[used], sizes)
+        theta, path = None, []
+        for lam in lams:
+            theta = fit_logistic(design, sizes, tn[used], ts[used], lam, theta)
+            z = theta[k] + theta[:k][gcols].sum(axis=1)
+            path.append((z, _log_loss_sum(z, fn[f], fs[f])))
+        return path
+
+    paths = _map(fold_path, range(FOLDS))
+    cv = {lam: sum(paths[f][i][1] for f in range(FOLDS)) / len(y) for i, lam in enumerate(lams)}
+    oof_z = {lam: np.stack([paths[f][i][0] for f in range(FOLDS)]) for i, lam in enumerate(lams)}
+    del paths
     best = min(sorted(LAMBDAS, reverse=True), key=lambda lam: cv[lam])  # min keeps the first: ties take the larger λ
     theta = fit_logistic(gcols, sizes, n_all, s_all, best)
     for f, (off, size) in zip(features, zip(_offsets(sizes), sizes)):
@@ -666,6 +671,16 @@ def learn_from(df: pd.DataFrame, settings: Settings | None = None, learn_from: t
     }
     return Model(features, float(theta[k]), a, b, best, kept, edges, columns, n_won, n_lost, since,
                  s.as_of_date(), cv, _evaluate(predictions, y))
+
+
+def _map(fn, items) -> list:
+    """``[fn(x) for x in items]``, on a thread per core where there are threads (not in Pyodide)."""
+    items = list(items)
+    workers = min(os.cpu_count() or 1, len(items))
+    if sys.platform == "emscripten" or workers < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def _aggregate_scores(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
