@@ -404,3 +404,14 @@ def test_vectorised_on_a_million_rows_without_error():
     })
     result = rotxl.classify_accounts(df)
     assert result["Segment"].notna().all() and (result["Issues"] == "").all()
+
+
+@given(st.lists(st.one_of(st.text(alphabet=" \t\u00a0\u3000ab\x00é", max_size=6), st.none(), st.floats(allow_nan=True),
+                          st.integers(-5, 5)), max_size=30))
+@hsettings(max_examples=300, deadline=None)
+def test_text_values_are_read_texts_values(values):
+    """The trimming shortcut for columns of strings gives what read_text gives, value for value."""
+    from rotxl.rules.engine import read_text, text_values
+
+    for s in (pd.Series(values, dtype=object), pd.Series([v for v in values if isinstance(v, str)], dtype=object)):
+        assert list(text_values(s)) == list(read_text(s).values())

@@ -276,6 +276,21 @@ def read_text(s: pd.Series, id_like: bool = False) -> Text:
     return Text(codes, uniques)
 
 
+def text_values(s: pd.Series) -> np.ndarray:
+    """``read_text(s).values()``: each row's text trimmed, "" for a blank. A column of strings
+    only (names, mostly distinct) is trimmed in place of hashing every value first."""
+    values = s.to_numpy(dtype=object)
+    if pdlib.is_string_array(values):
+        found = _edges(values)
+        if found is not None:
+            spaced = found[1]
+            if spaced.any():
+                values = values.copy()
+                values[spaced] = [v.strip() for v in values[spaced]]
+            return values
+    return read_text(s).values()
+
+
 def parse_text(s: pd.Series, id_like: bool = False) -> tuple[pd.Series, np.ndarray]:
     """Text values and the blank mask. IDs typed as numbers read as "1001", not "1001.0"."""
     t = read_text(s, id_like)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .engine import (CONTACT_NOW, NOT_IN_EXPORT, approx_eq, parse_dates, parse_numbers, plain_numbers,
-                     read_text, xl_text)
+from .engine import (CONTACT_NOW, NOT_IN_EXPORT, approx_eq, text_values, parse_dates, parse_numbers, plain_numbers,
+                     xl_text)
 from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS
 from .settings import Settings
 
@@ -143,7 +143,7 @@ def per_distinct(s: pd.Series, f) -> np.ndarray:
 
 
 def _text(s: pd.Series) -> np.ndarray:
-    return read_text(s).values()
+    return text_values(s)
 
 
 def _numbers(s: pd.Series) -> np.ndarray:
@@ -186,9 +186,9 @@ def _follow_up(next_follow_up: pd.Series) -> tuple[np.ndarray, np.ndarray, np.nd
     """The Next Follow-up column read once per distinct value: (codes numbering the distinct
     values, and per distinct value the "Contact now" mask and the date)."""
     codes, uniques = pd.factorize(next_follow_up.to_numpy(dtype=object), use_na_sentinel=False)
-    u = pd.Series(uniques, dtype=object)
-    now = (u.astype("string").str.strip() == CONTACT_NOW).fillna(False).to_numpy(dtype=bool)
-    dates = parse_dates(u.where(~now, None)).values.astype("datetime64[D]")
+    uniques = np.asarray(uniques, dtype=object)
+    now = np.array([isinstance(v, str) and v.strip() == CONTACT_NOW for v in uniques], dtype=bool)
+    dates = parse_dates(pd.Series(np.where(now, None, uniques), dtype=object)).values.astype("datetime64[D]")
     return codes, now, dates
 
 
@@ -537,7 +537,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     # Step 2: the hours that pay most.
     p_rot = _numbers(_col(pipe, "Opportunity ROT", ()))
     prio = _text(_col(pipe, "Priority", ()))
-    p_issue = ~read_text(_col(pipe, "Issues", ())).blank
+    p_issue = _text(_col(pipe, "Issues", ())) != ""
     p_ok = ~p_left & np.isin(prio, SELLING_PRIORITIES) & ~p_issue & ~np.isnan(p_rot)
     # Caps only where the deal sells: the rest take no selling hours.
     selling_deals = np.flatnonzero(p_ok)
@@ -549,7 +549,7 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     a_left = _left_export(acc)
     a_rot = _numbers(_col(acc, "ROT", ()))
     seg = _text(_col(acc, "Segment", ()))
-    a_issue = ~read_text(_col(acc, "Issues", ())).blank
+    a_issue = _text(_col(acc, "Issues", ())) != ""
     logged = _numbers(acc["Logged Hours"]) if "Logged Hours" in acc.columns else np.full(na, np.nan)
     weekly = weekly_hours_now(_numbers(_col(acc, "Hours", ACCOUNT_COLUMNS)), logged, s.hours_months)
     weekly = np.where(seg == "", np.nan, weekly)
