@@ -17,7 +17,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
 from ..rules.schema import NOT_IN_EXPORT, SYNC_COLUMN
 from ..rules.metrics import SEGMENTS
-from .cells import put, put_formula, put_row
+from .cells import put, put_formula, put_formula_column, put_row
 from .printing import print_setup
 
 SEGMENT_ROW = {s: 10 + i for i, s in enumerate(SEGMENTS)}  # A..E in rows 10..14
@@ -235,10 +235,9 @@ def _chart_data(wb, rows: int):
     i = "ROW()-1"
     hours = f"=IFERROR(IF(ISNUMBER(INDEX(Accounts[Effective Hours],{i})),INDEX(Accounts[Effective Hours],{i}),NA()),NA())"
     revenue = {s: f'=IFERROR(IF(INDEX(Accounts[Segment],{i})="{s}",INDEX(Accounts[Revenue],{i}),NA()),NA())' for s in SEGMENTS}
-    for r in range(2, rows + 2):
-        put_formula(data, r, 1, hours)
-        for j, s in enumerate(SEGMENTS, start=2):
-            put_formula(data, r, j, revenue[s])
+    put_formula_column(data, 1, range(2, rows + 2), hours)
+    for j, s in enumerate(SEGMENTS, start=2):
+        put_formula_column(data, j, range(2, rows + 2), revenue[s])
     data.sheet_state = "hidden"
     return data
 

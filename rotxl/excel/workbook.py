@@ -26,7 +26,7 @@ from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
 from . import dashboard, model_sheet, this_week
-from .cells import put, put_formula, put_row
+from .cells import put, put_column, put_formula, put_formula_column, put_row
 from .printing import print_setup
 
 from ..rules import engine, plan
@@ -381,13 +381,10 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
         fmt = money if h in MONEY_COLUMNS else NUMBER_FORMATS.get(h)
         values = None
         if h in formulas:
-            for i in range(2, n + 2):
-                put_formula(ws, i, j, formulas[h], fmt).fill = DERIVED_FILL
+            put_formula_column(ws, j, range(2, n + 2), formulas[h], fmt, DERIVED_FILL)
         else:
             values = typed_values(inputs[h])
-            for i, v in enumerate(values, start=2):
-                if v is not None:
-                    put(ws, i, j, v, fmt)
+            put_column(ws, j, 2, values, fmt)
         widths.append(max(MIN_WIDTH, min(max(_content_width(h, values, fmt), header_width(h)), MAX_WIDTH)))
     ref = f"A1:{get_column_letter(len(headers))}{n + 1}"
     table = Table(displayName=name, ref=ref)
