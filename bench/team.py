@@ -83,42 +83,50 @@ def edit(paths: list[Path]) -> None:
         wb.save(path)
 
 
-def _write_book(job: tuple[Path, list]) -> None:
-    path, sheets = job
-    wb = xlsxwriter.Workbook(str(path))
+def _cells(path: Path) -> list:
+    wb = openpyxl.load_workbook(path)
+    return [(ws.title, [(c.row - 1, c.column - 1, c.value) for row in ws.iter_rows() for c in row if c.value is not None])
+            for ws in wb.worksheets]
+
+
+def _write_book(job: tuple[Path, Path]) -> tuple[int, float, float]:
+    """Read one built workbook's cells (not timed), then time writing them with XlsxWriter."""
+    source, target = job
+    sheets = _cells(source)
+    w, c = time.perf_counter(), time.process_time()
+    wb = xlsxwriter.Workbook(str(target))
     for title, cells in sheets:
         ws = wb.add_worksheet(title[:31])
         ws._prepare_formula = lambda f, expand_future_functions=False: f[1:] if f.startswith("=") else f
-        for r, c, v in cells:
+        for r, col, v in cells:
             if isinstance(v, ArrayFormula):
-                ws.write_array_formula(r, c, r, c, v.text)
+                ws.write_array_formula(r, col, r, col, v.text)
             elif isinstance(v, str) and v.startswith("="):
-                ws.write_formula(r, c, v)
+                ws.write_formula(r, col, v)
             elif isinstance(v, str):
-                ws.write_string(r, c, v)
+                ws.write_string(r, col, v)
             else:
-                ws.write(r, c, v)
+                ws.write(r, col, v)
     wb.close()
+    return os.getpid(), time.perf_counter() - w, time.process_time() - c
 
 
 def xlsxwriter_floor(folder: Path, out: Path) -> tuple[float, float]:
     """Every cell of every workbook the build wrote, written again with XlsxWriter as given, by as
-    many worker processes as the build uses (one per core), so both sides have the same processes."""
-    books = []
-    for i, p in enumerate(sorted(folder.glob("*.xlsx"))):
-        wb = openpyxl.load_workbook(p)
-        books.append((out / f"{i}.xlsx", [(ws.title, [(c.row - 1, c.column - 1, c.value) for row in ws.iter_rows()
-                                                      for c in row if c.value is not None]) for ws in wb.worksheets]))
-
-    def write():
-        workers = max(1, min(os.cpu_count() or 1, 64))  # as rotxl.excel.team.build_team
-        if workers == 1:
-            for job in books:
-                _write_book(job)
-            return
+    many worker processes as the build uses (one per core). Each worker reads its workbooks' cells
+    untimed and times only the writing: CPU is the sum over workers, wall the busiest worker's sum
+    (the workers write side by side), so neither reading nor handing cells between processes counts."""
+    jobs = [(p, out / f"{i}.xlsx") for i, p in enumerate(sorted(folder.glob("*.xlsx")))]
+    workers = max(1, min(os.cpu_count() or 1, 64))  # as rotxl.excel.team.build_team
+    if workers == 1:
+        done = [_write_book(job) for job in jobs]
+    else:
         with ProcessPoolExecutor(workers) as pool:
-            list(pool.map(_write_book, books, chunksize=max(1, len(books) // (4 * workers))))
-    return timed(write)
+            done = list(pool.map(_write_book, jobs))
+    busy: dict[int, float] = {}
+    for pid, wall, _ in done:
+        busy[pid] = busy.get(pid, 0.0) + wall
+    return max(busy.values(), default=0.0), sum(c for _, _, c in done)
 
 
 def team(owners: int, repeats: int) -> None:

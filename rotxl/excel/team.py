@@ -671,8 +671,7 @@ def _save_state(con, build_id, force, merged, written, layout, accounts, pipelin
             fn = file[keep]
             # sheet row of each key: rows of one file are written in _home_order
             rows = np.empty(len(f), dtype=np.int64)
-            for n in set(fn):
-                idx = np.flatnonzero(fn == n)
+            for n, idx in (pd.Series(fn).groupby(fn).indices.items() if len(fn) else ()):
                 ordered = _home_order(f.iloc[idx].assign(_i=idx), n)["_i"].to_numpy()
                 rows[ordered] = np.arange(2, len(ordered) + 2)
             con.executemany("INSERT INTO rows (file, tbl, key, row) VALUES (?,?,?,?)",
