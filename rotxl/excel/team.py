@@ -340,6 +340,9 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                 pairs = ((futures[f].name, f.result()) for f in as_completed(futures))
             else:
                 pairs = ((p.name, _read_one(p, formula_columns, rotxl_sheets)) for p in to_read)
+        # What was written last time, loaded while the workers read the changed workbooks.
+        base, positions = state.cells(con), state.row_positions(con)
+        if to_read:
             for k, (name, wb) in enumerate(pairs, start=1):
                 read[name] = wb
                 if isinstance(wb, str):
@@ -352,7 +355,7 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                 detail="no build state yet: its own columns, sheets, settings and the values in columns the CRM "
                        "does not fill are taken as typed"))
         return _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write,
-                                result, pool, tmp_root, _legacy_base(read, legacy), inputs)
+                                result, pool, tmp_root, base, positions, _legacy_base(read, legacy), inputs)
     finally:
         if pool:
             pool.shutdown()
@@ -364,13 +367,11 @@ def _reserved(table: str) -> list[str]:
 
 
 def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write, result,
-                     pool, tmp_root, legacy_base, inputs: BuildInputs) -> TeamBuild:
+                     pool, tmp_root, base, positions, legacy_base, inputs: BuildInputs) -> TeamBuild:
     say("Merging")
     kinds = {t: state.column_kinds(con, t) for t in TABLES}
-    base = state.cells(con)
     if len(legacy_base):
         base = pd.concat([base, legacy_base], ignore_index=True)
-    positions = state.row_positions(con)
     total, present = _changed_ids(con, accounts, pipeline)
     if total >= CHANGED_ID_MIN and present < total / 2 and not force:
         raise ChangedIDs(f"only {present:,} of the {total:,} IDs of the previous export are in this one (IDs re-exported "

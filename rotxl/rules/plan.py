@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .engine import (CONTACT_NOW, NOT_IN_EXPORT, approx_eq, text_values, parse_dates, parse_numbers, plain_numbers,
+from .engine import (CONTACT_NOW, NOT_IN_EXPORT, approx_eq, parse_dates, parse_numbers, plain_numbers, text_values,
                      xl_text)
 from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS
 from .settings import Settings
