@@ -279,13 +279,12 @@ def read_text(s: pd.Series, id_like: bool = False) -> Text:
 def text_values(s: pd.Series) -> np.ndarray:
     """``read_text(s).values()``: each row's text trimmed, "" for a blank. A column of strings
     only (names, mostly distinct) is trimmed in place of hashing every value first."""
-    values = s.to_numpy(dtype=object)
+    values = s.to_numpy(dtype=object, copy=True)  # a new array: never the frame's own
     if pdlib.is_string_array(values):
         found = _edges(values)
         if found is not None:
             spaced = found[1]
             if spaced.any():
-                values = values.copy()
                 values[spaced] = [v.strip() for v in values[spaced]]
             return values
     return read_text(s).values()
