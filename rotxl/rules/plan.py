@@ -98,7 +98,7 @@ def owner_keys(owner: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _owners(owner: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(codes, key per code, display name per code); codes number the distinct raw values in
     the order they are first met, blanks included (so the first spelling met is the first code)."""
-    codes, uniques = pd.factorize(owner.to_numpy(dtype=object), use_na_sentinel=False)
+    codes, uniques = _factorize(owner.to_numpy(dtype=object))
     text = pd.Series(uniques, dtype=object).astype("string").fillna("")
     shown = np.array([re.sub(" +", " ", v.strip(" ")) or UNASSIGNED for v in text], dtype=object)
     key = ("owner:" + pd.Series(shown, dtype=object).str.lower()).to_numpy(dtype=object)
@@ -138,8 +138,21 @@ def _col(df: pd.DataFrame, header: str, columns: tuple) -> pd.Series:
 
 def per_distinct(s: pd.Series, f) -> np.ndarray:
     """``f`` (Series -> array) applied once per distinct value of ``s`` (blanks included)."""
-    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=False)
+    codes, uniques = _factorize(s.to_numpy(dtype=object))
     return np.asarray(f(pd.Series(uniques, dtype=object)))[codes]
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize with the blank (None, NaN) as one more distinct value, numbered in the order
+    first met like the others; pandas' own option for that scans the whole column for blanks again."""
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques, dtype=object)
+    blank = codes < 0
+    if blank.any():
+        at = int(codes[: int(np.argmax(blank))].max(initial=-1)) + 1  # codes count up as values are met
+        codes = np.where(blank, at, np.where(codes >= at, codes + 1, codes))
+        uniques = np.insert(uniques, at, None)
+    return codes, uniques
 
 
 def _text(s: pd.Series) -> np.ndarray:
@@ -185,8 +198,7 @@ def _due(now: np.ndarray, dates: np.ndarray, left: np.ndarray, as_of: dt.date) -
 def _follow_up(next_follow_up: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Next Follow-up column read once per distinct value: (codes numbering the distinct
     values, and per distinct value the "Contact now" mask and the date)."""
-    codes, uniques = pd.factorize(next_follow_up.to_numpy(dtype=object), use_na_sentinel=False)
-    uniques = np.asarray(uniques, dtype=object)
+    codes, uniques = _factorize(next_follow_up.to_numpy(dtype=object))
     now = np.array([isinstance(v, str) and v.strip() == CONTACT_NOW for v in uniques], dtype=bool)
     dates = parse_dates(pd.Series(np.where(now, None, uniques), dtype=object)).values.astype("datetime64[D]")
     return codes, now, dates
