@@ -418,6 +418,8 @@ def ROT_SEGMENT(
         return ""  # awaiting hours
     check_floor_below_high(floor, high)  # SettingsError: #NUM!
     eh = _effective_hours(h, agg, w)
+    if eh != 0:
+        _finite(rev / eh)  # ROT beyond what a cell holds: the table gives the row an issue, no segment
     # engine.segment, in the spec's order
     if rev == 0:
         return "P"
