@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,6 +333,7 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
     pool: Executor | None = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
         read: dict[str, object] = {}
+        pairs: Iterable[tuple[str, object]] = ()
         if to_read:
             say(f"Reading {len(to_read)} changed workbook(s)")
             if pool:
@@ -342,13 +343,12 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                 pairs = ((p.name, _read_one(p, formula_columns, rotxl_sheets)) for p in to_read)
         # What was written last time, loaded while the workers read the changed workbooks.
         base, positions = state.cells(con), state.row_positions(con)
-        if to_read:
-            for k, (name, wb) in enumerate(pairs, start=1):
-                read[name] = wb
-                if isinstance(wb, str):
-                    result.unreadable[name] = wb
-                    skip_write.add(name)
-                say(f"[{k}/{len(to_read)}] read {name}" + (": cannot be read" if isinstance(wb, str) else ""))
+        for k, (name, wb) in enumerate(pairs, start=1):
+            read[name] = wb
+            if isinstance(wb, str):
+                result.unreadable[name] = wb
+                skip_write.add(name)
+            say(f"[{k}/{len(to_read)}] read {name}" + (": cannot be read" if isinstance(wb, str) else ""))
         for n in legacy:
             result.report_entries.append(rebuild_report.entry(
                 "Adopted a workbook of an earlier rotxl", file=n,
