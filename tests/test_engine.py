@@ -415,3 +415,17 @@ def test_text_values_are_read_texts_values(values):
 
     for s in (pd.Series(values, dtype=object), pd.Series([v for v in values if isinstance(v, str)], dtype=object)):
         assert list(text_values(s)) == list(read_text(s).values())
+
+
+@given(st.lists(st.one_of(st.none(), st.just(float("nan")), st.sampled_from(["Ana", "ana ", "Bob", ""]),
+                          st.dates(dt.date(2026, 1, 1), dt.date(2026, 1, 5))), max_size=25))
+@hsettings(max_examples=300, deadline=None)
+def test_blanks_are_one_distinct_value_in_first_met_order(values):
+    """Distinct values numbered as pandas does with its blank-keeping option (plan, build state)."""
+    from rotxl.rules.engine import factorize_keeping_blank
+
+    arr = np.array(values, dtype=object)
+    codes, uniques = factorize_keeping_blank(arr)
+    want_codes, want = pd.factorize(arr, use_na_sentinel=False)
+    assert codes.tolist() == want_codes.tolist()
+    assert [None if pd.isna(u) else u for u in uniques] == [None if pd.isna(u) else u for u in want]

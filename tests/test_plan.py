@@ -467,14 +467,3 @@ def test_plan_my_week_writes_every_owners_plan(tmp_path):
     prompt, mode = message(book)
     assert mode == "info" and f"{len(want):,} planned items on the Plan sheet" in prompt and "of 8 h planned" in prompt
 
-
-@given(st.lists(st.one_of(st.none(), st.just(float("nan")), st.sampled_from(["Ana", "ana ", "Bob", ""]),
-                          st.dates(dt.date(2026, 1, 1), dt.date(2026, 1, 5))), max_size=25))
-@hsettings(max_examples=300, deadline=None)
-def test_blanks_are_one_distinct_value_in_first_met_order(values):
-    """The plan numbers distinct values as pandas does with its blank-keeping option."""
-    arr = np.array(values, dtype=object)
-    codes, uniques = plan._factorize(arr)
-    want_codes, want = pd.factorize(arr, use_na_sentinel=False)
-    assert codes.tolist() == want_codes.tolist()
-    assert [None if pd.isna(u) else u for u in uniques] == [None if pd.isna(u) else u for u in want]

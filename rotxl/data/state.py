@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..rules.engine import factorize_keeping_blank
 from .history import MIGRATION as HISTORY_MIGRATION
 
 STATE_DIR = ".rotxl"
@@ -250,8 +251,7 @@ def normalise(values: pd.Series | list | np.ndarray) -> tuple[np.ndarray, np.nda
     arr = pd.Series(values, dtype=object).to_numpy(dtype=object) if not isinstance(values, pd.Series) else values.to_numpy(dtype=object)
     if len(arr) == 0:
         return np.array([], dtype=object), np.array([], dtype=object)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=False)
-    uniques = np.asarray(uniques, dtype=object)
+    codes, uniques = factorize_keeping_blank(arr)
     norm_u = np.empty(len(uniques), dtype=object)
     kind_u = np.empty(len(uniques), dtype=object)
     # plain numbers, the bulk of any table, formatted in one pass; the rest one by one

@@ -276,6 +276,20 @@ def read_text(s: pd.Series, id_like: bool = False) -> Text:
     return Text(codes, uniques)
 
 
+def factorize_keeping_blank(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize(values, use_na_sentinel=False): the blank (None, NaN) is one more distinct
+    value, numbered in the order first met like the others. pandas' own option for that scans the
+    whole column for blanks a second time."""
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques, dtype=object)
+    blank = codes < 0
+    if blank.any():
+        at = int(codes[: int(np.argmax(blank))].max(initial=-1)) + 1  # codes count up as values are met
+        codes = np.where(blank, at, np.where(codes >= at, codes + 1, codes))
+        uniques = np.insert(uniques, at, None)
+    return codes, uniques
+
+
 def text_values(s: pd.Series) -> np.ndarray:
     """``read_text(s).values()``: each row's text trimmed, "" for a blank. A column of strings
     only (names, mostly distinct) is trimmed in place of hashing every value first."""

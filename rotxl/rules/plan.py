@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .engine import (CONTACT_NOW, NOT_IN_EXPORT, approx_eq, parse_dates, parse_numbers, plain_numbers, text_values,
-                     xl_text)
+from .engine import (CONTACT_NOW, NOT_IN_EXPORT, approx_eq, factorize_keeping_blank, parse_dates, parse_numbers,
+                     plain_numbers, text_values, xl_text)
 from .schema import ACCOUNT_COLUMNS, PIPELINE_COLUMNS
 from .settings import Settings
 
@@ -98,7 +98,7 @@ def owner_keys(owner: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _owners(owner: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(codes, key per code, display name per code); codes number the distinct raw values in
     the order they are first met, blanks included (so the first spelling met is the first code)."""
-    codes, uniques = _factorize(owner.to_numpy(dtype=object))
+    codes, uniques = factorize_keeping_blank(owner.to_numpy(dtype=object))
     text = pd.Series(uniques, dtype=object).astype("string").fillna("")
     shown = np.array([re.sub(" +", " ", v.strip(" ")) or UNASSIGNED for v in text], dtype=object)
     key = ("owner:" + pd.Series(shown, dtype=object).str.lower()).to_numpy(dtype=object)
@@ -138,25 +138,8 @@ def _col(df: pd.DataFrame, header: str, columns: tuple) -> pd.Series:
 
 def per_distinct(s: pd.Series, f) -> np.ndarray:
     """``f`` (Series -> array) applied once per distinct value of ``s`` (blanks included)."""
-    codes, uniques = _factorize(s.to_numpy(dtype=object))
+    codes, uniques = factorize_keeping_blank(s.to_numpy(dtype=object))
     return np.asarray(f(pd.Series(uniques, dtype=object)))[codes]
-
-
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """pd.factorize with the blank (None, NaN) as one more distinct value, numbered in the order
-    first met like the others; pandas' own option for that scans the whole column for blanks again."""
-    codes, uniques = pd.factorize(values)
-    uniques = np.asarray(uniques, dtype=object)
-    blank = codes < 0
-    if blank.any():
-        at = int(codes[: int(np.argmax(blank))].max(initial=-1)) + 1  # codes count up as values are met
-        codes = np.where(blank, at, np.where(codes >= at, codes + 1, codes))
-        uniques = np.insert(uniques, at, None)
-    return codes, uniques
-
-
-def _text(s: pd.Series) -> np.ndarray:
-    return text_values(s)
 
 
 def _numbers(s: pd.Series) -> np.ndarray:
@@ -174,7 +157,7 @@ def _dates(s: pd.Series) -> np.ndarray:
 def _left_export(df: pd.DataFrame) -> np.ndarray:
     if "CRM Sync" not in df.columns:
         return np.zeros(len(df), dtype=bool)
-    return _text(df["CRM Sync"]) == NOT_IN_EXPORT
+    return text_values(df["CRM Sync"]) == NOT_IN_EXPORT
 
 
 def _left_formula(ref, headers) -> str:
@@ -198,7 +181,7 @@ def _due(now: np.ndarray, dates: np.ndarray, left: np.ndarray, as_of: dt.date) -
 def _follow_up(next_follow_up: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Next Follow-up column read once per distinct value: (codes numbering the distinct
     values, and per distinct value the "Contact now" mask and the date)."""
-    codes, uniques = _factorize(next_follow_up.to_numpy(dtype=object))
+    codes, uniques = factorize_keeping_blank(next_follow_up.to_numpy(dtype=object))
     now = np.array([isinstance(v, str) and v.strip() == CONTACT_NOW for v in uniques], dtype=bool)
     dates = parse_dates(pd.Series(np.where(now, None, uniques), dtype=object)).values.astype("datetime64[D]")
     return codes, now, dates
@@ -548,8 +531,8 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
 
     # Step 2: the hours that pay most.
     p_rot = _numbers(_col(pipe, "Opportunity ROT", ()))
-    prio = _text(_col(pipe, "Priority", ()))
-    p_issue = _text(_col(pipe, "Issues", ())) != ""
+    prio = text_values(_col(pipe, "Priority", ()))
+    p_issue = text_values(_col(pipe, "Issues", ())) != ""
     p_ok = ~p_left & np.isin(prio, SELLING_PRIORITIES) & ~p_issue & ~np.isnan(p_rot)
     # Caps only where the deal sells: the rest take no selling hours.
     selling_deals = np.flatnonzero(p_ok)
@@ -560,8 +543,8 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
 
     a_left = _left_export(acc)
     a_rot = _numbers(_col(acc, "ROT", ()))
-    seg = _text(_col(acc, "Segment", ()))
-    a_issue = _text(_col(acc, "Issues", ())) != ""
+    seg = text_values(_col(acc, "Segment", ()))
+    a_issue = text_values(_col(acc, "Issues", ())) != ""
     logged = _numbers(acc["Logged Hours"]) if "Logged Hours" in acc.columns else np.full(na, np.nan)
     weekly = weekly_hours_now(_numbers(_col(acc, "Hours", ACCOUNT_COLUMNS)), logged, s.hours_months)
     weekly = np.where(seg == "", np.nan, weekly)
@@ -623,14 +606,14 @@ def make_plan(accounts: pd.DataFrame | None, pipeline: pd.DataFrame | None, sett
     name_p, acct_p, name_a = (np.full(npipe, "", dtype=object), np.full(npipe, "", dtype=object), np.full(na, "", dtype=object))
     if shown_p.any():
         rows_p = np.flatnonzero(shown_p)
-        name_p[rows_p] = _text(_col(pipe, "Opportunity", PIPELINE_COLUMNS).iloc[rows_p])
+        name_p[rows_p] = text_values(_col(pipe, "Opportunity", PIPELINE_COLUMNS).iloc[rows_p])
         unnamed = rows_p[name_p[rows_p] == ""]
         if unnamed.size:
-            name_p[unnamed] = _text(_col(pipe, "Opportunity ID", ()).iloc[unnamed])
-        acct_p[rows_p] = _text(_col(pipe, "Account", PIPELINE_COLUMNS).iloc[rows_p])
+            name_p[unnamed] = text_values(_col(pipe, "Opportunity ID", ()).iloc[unnamed])
+        acct_p[rows_p] = text_values(_col(pipe, "Account", PIPELINE_COLUMNS).iloc[rows_p])
     if shown_a.any():
         rows_a = np.flatnonzero(shown_a)
-        name_a[rows_a] = _text(_col(acc, "Account", ()).iloc[rows_a])
+        name_a[rows_a] = text_values(_col(acc, "Account", ()).iloc[rows_a])
     fu_why = np.full(npipe, "", dtype=object)
     needs = np.flatnonzero(p_due)
     if needs.size:
