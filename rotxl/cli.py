@@ -457,7 +457,7 @@ def workbook(accounts: Path, pipeline: Path | None, as_of: dt.datetime | None, o
                 notes.append(f"Learned engagement from {model.won:,} won and {model.lost:,} lost deals (Model sheet).")
         if notes:
             click.echo("\n".join(notes), err=True)
-        return build_workbook(acc, pipe, settings, currency=currency, model=model)
+        return build_workbook(acc, pipe, settings, currency=currency, model=model, stream=True)
 
     _save_workbook(build, output, force)
 

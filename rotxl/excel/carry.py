@@ -27,6 +27,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from ..data.state import Formula
 from ..rules import engine
 from ..rules.settings import NAMED_CELLS
+from . import table_body
 from .cells import clean_name, put, put_formula
 
 TABLES = ("Accounts", "Pipeline")
@@ -245,13 +246,18 @@ def write_table_formulas(ws, frame: pd.DataFrame, first_row: int = 2) -> int:
     """Turn the salesperson's formulas in ``frame`` (written as text by the table writer) back into
     formulas, on the rows they landed on. Returns how many."""
     headers = {c.value: c.column for c in ws[1]}
+    body = table_body.of(ws)
     n = 0
     for h in frame.columns:
         if h not in headers or frame[h].dtype != object:
             continue
         for i, v in enumerate(frame[h].to_numpy()):
             if isinstance(v, Formula):
-                put_formula(ws, first_row + i, headers[h], moved_formula(v, first_row + i, headers[h]))
+                text = moved_formula(v, first_row + i, headers[h])
+                if body:
+                    body.put_formula(first_row + i, headers[h], text)
+                else:
+                    put_formula(ws, first_row + i, headers[h], text)
                 n += 1
     return n
 

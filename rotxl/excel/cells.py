@@ -17,11 +17,14 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 # Excel's cell limit; longer text is cut (and the cut is marked) rather than refused by Excel.
 MAX_TEXT = 32767
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Besides control characters, XML 1.0 has no room for lone surrogates, U+FFFE and U+FFFF:
+# lxml refuses them (the whole file would fail), so they go too.
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
 
 def clean_text(value: str) -> str:
     """Text as a cell can hold it: no control characters XML forbids, at most 32,767 characters."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    value = _NOT_XML.sub("", ILLEGAL_CHARACTERS_RE.sub("", value))
     return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
 
 

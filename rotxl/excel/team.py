@@ -192,7 +192,7 @@ def _write_owner(task: OwnerTask) -> tuple[str, str | None, str | None, dict]:
     """Write one owner's workbook to this build's temporary file. (owner, sha256, error, layout)."""
     try:
         wb = build_workbook(task.accounts, task.pipeline, task.settings, currency=task.currency, model=task.model,
-                            checklist=task.checklist)
+                            checklist=task.checklist, stream=True)
         layout = {"sheets": list(wb.sheetnames)}
         for table in TABLES:
             ws = next(w for w in wb.worksheets if table in w.tables)

@@ -25,7 +25,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
-from . import dashboard, model_sheet, this_week
+from . import dashboard, model_sheet, table_body, this_week
 from .cells import put, put_column, put_formula, put_formula_column, put_row
 from .printing import print_setup
 
@@ -107,6 +107,7 @@ NUMBER_FORMATS: dict[str, str] = {
     "Close Date": "yyyy-mm-dd", "Last Contact": "yyyy-mm-dd", "Next Follow-up": "yyyy-mm-dd",
     **{f: "0" for f in FACTORS},
 }
+PLAN_HOURS_FORMAT = '#,##0.00;-#,##0.00;""'  # zero hours show blank: the plan puts none there
 MONEY_COLUMNS = ("Revenue", "ROT", "Amount", "Expected Value", "Opportunity ROT")
 # Widths (in characters) of columns whose content the writer cannot measure (formulas) or
 # should not follow (long free text wraps instead of widening the sheet).
@@ -368,7 +369,7 @@ def _spread_row_ranges(formulas: dict[str, str], table: str, inputs: list[str]) 
 
 
 def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], currency: str,
-                 added: tuple[str, ...] = ()) -> Table:
+                 added: tuple[str, ...] = (), stream: bool = False) -> Table:
     formulas = _spread_row_ranges(formulas, name, list(inputs.columns))
     spec = {h for group in READING_ORDER[name] for h in group}
     helpers = tuple(h for h in formulas if h not in spec) + HELPER_COLUMNS[name]
@@ -376,15 +377,21 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
     n = max(len(inputs), 1)  # an Excel table needs at least one data row
     put_row(ws, 1, headers)
     money = money_format(currency)
+    body = table_body.attach(ws, 2, n) if stream else None
     widths = []
     for j, h in enumerate(headers, start=1):
-        fmt = money if h in MONEY_COLUMNS else NUMBER_FORMATS.get(h)
+        fmt = money if h in MONEY_COLUMNS else PLAN_HOURS_FORMAT if h == "Plan Hours" else NUMBER_FORMATS.get(h)
         values = None
-        if h in formulas:
+        if h in formulas and body:
+            body.put_formula_column(j, formulas[h], fmt, DERIVED_FILL)
+        elif h in formulas:
             put_formula_column(ws, j, range(2, n + 2), formulas[h], fmt, DERIVED_FILL)
         else:
             values = typed_values(inputs[h])
-            put_column(ws, j, 2, values, fmt)
+            if body:
+                body.put_column(j, values, fmt)
+            else:
+                put_column(ws, j, 2, values, fmt)
         widths.append(max(MIN_WIDTH, min(max(_content_width(h, values, fmt), header_width(h)), MAX_WIDTH)))
     ref = f"A1:{get_column_letter(len(headers))}{n + 1}"
     table = Table(displayName=name, ref=ref)
@@ -402,7 +409,7 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
         ws.column_dimensions[get_column_letter(j)].hidden = h in helpers  # workings of other formulas, at the right end
         lines = max(lines, _lines(h, width))
     ws.row_dimensions[1].height = 15 * lines + 4
-    ws.freeze_panes = ws.cell(2, FROZEN_COLUMNS + 1).coordinate
+    ws.freeze_panes = f"{get_column_letter(FROZEN_COLUMNS + 1)}2"  # not ws.cell(): that makes a cell
     _group_closed(ws, inputs)
     print_setup(ws, title_rows="1:1")
     return table
@@ -579,6 +586,7 @@ def build_workbook(
     added_columns: dict[str, tuple[str, ...]] | None = None,
     model: Model | None = None,
     checklist: dict[str, object] | None = None,
+    stream: bool = False,
 ) -> Workbook:
     """The workbook, in memory. Thresholds given in ``settings`` are written as numbers,
     the others as live PERCENTILE.INC formulas; ``settings.as_of`` fixes AsOf, and None (not
@@ -586,7 +594,9 @@ def build_workbook(
     the columns the salesperson added: they come before the export's extra CRM columns.
     ``model`` (a rotxl.rules.learn.Model) adds Learned Probability, Why and the Model sheet (§9).
     ``checklist``: the §10 figures of this workbook's owner from the team build (else computed
-    from these rows)."""
+    from these rows). ``stream``: the tables' rows are not held as cells but written straight
+    into the file by ``wb.save`` (rotxl.excel.table_body; the same file, several times faster
+    for big tables); leave it off to read or change their cells in memory."""
     s = settings or Settings()
     added = added_columns or {}
     wb = Workbook()
@@ -605,8 +615,8 @@ def build_workbook(
         pipe_formulas[LEARNED_PROBABILITY], why = model_sheet.pipeline_columns(model, pipe_in, headers)
         pipe_in[WHY] = why
     pipe_formulas = _with_plan(pipe_formulas, pipe_in, plan.pipeline_formulas)
-    _write_table(acc_ws, "Accounts", acc_in, acc_formulas, currency, tuple(added.get("Accounts", ())))
-    _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())))
+    _write_table(acc_ws, "Accounts", acc_in, acc_formulas, currency, tuple(added.get("Accounts", ())), stream)
+    _write_table(pipe_ws, "Pipeline", pipe_in, pipe_formulas, currency, tuple(added.get("Pipeline", ())), stream)
     if model is not None:  # their header notes describe the model's formula and the build's Why
         model_sheet.note_pipeline_columns(pipe_ws)
     _plan_columns(acc_ws, plan.ACCOUNT_HELPERS)
@@ -637,12 +647,9 @@ def _with_plan(formulas: dict[str, str], inputs: pd.DataFrame, plan_formulas) ->
 
 
 def _plan_columns(ws, helpers: tuple[str, ...]) -> None:
-    """Plan Hours shows zeros as blank; the plan's helper columns are hidden."""
+    """The plan's helper columns are hidden."""
     for cell in ws[1]:
-        if cell.value == "Plan Hours":
-            for row in ws.iter_rows(min_row=2, min_col=cell.column, max_col=cell.column):
-                row[0].number_format = '#,##0.00;-#,##0.00;""'
-        elif cell.value in helpers:
+        if cell.value in helpers:
             ws.column_dimensions[cell.column_letter].hidden = True
 
 
@@ -678,7 +685,7 @@ def _icp_fit_note(ws) -> None:
 
 def save_workbook(wb: Workbook, path: str | os.PathLike[str], force: bool = False) -> Path:
     """Save atomically; an existing file is replaced only with ``force``."""
-    return atomic_write(path, wb.save, overwrite=force)
+    return atomic_write(path, wb.save, overwrite=force)  # a streamed workbook's save writes its tables
 
 
 def write_template(path: str | os.PathLike[str], force: bool = True) -> Path:
