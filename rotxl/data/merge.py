@@ -109,7 +109,9 @@ def crm_headers(export: pd.DataFrame, fields: list[str], reserved: list[str]) ->
 @dataclass
 class Merged:
     frame: pd.DataFrame  # rows to write: export rows with carried values, then kept rows; _key, _owner, _row, _file
-    cells: pd.DataFrame  # _key, col, export_value, typed (per written input cell, for the state)
+    # per input column, the export's value (normalised) and the typed flag of each row of frame,
+    # for the state
+    cells: dict[str, tuple[np.ndarray, np.ndarray]]
     report: list[dict] = field(default_factory=list)
     user_columns: list[str] = field(default_factory=list)
 
@@ -292,7 +294,7 @@ def rebuild_table(
     if len(kept_keys) and len(theirs) and compared:
         prev = long.sort_values("_saved", ascending=False, kind="stable").drop_duplicates(["_key", "col"])
         prev = prev.set_index(["_key", "col"])
-    parts = []
+    cells = {}
     for h in inputs:
         ev = np.full(len(out), "", dtype=object)
         ev[:n_export] = export_norm(h)
@@ -304,8 +306,7 @@ def rebuild_table(
             ok = at >= 0
             ev[n_export:][ok] = prev["export_value"].fillna("").to_numpy(dtype=object)[at[ok]]
             ty[n_export:][ok] = (prev["typed_now"] | prev["was_typed"]).to_numpy(dtype=bool)[at[ok]]
-        parts.append(pd.DataFrame({"_key": keys, "col": h, "export_value": ev, "typed": ty.astype(int)}))
-    cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["_key", "col", "export_value", "typed"])
+        cells[h] = (ev, ty)
     ordered = inputs + [SYNC_COLUMN] + user_cols + ["_key", "_owner", "_row", "_file"]
     return Merged(out[ordered], cells, report, user_cols)
 
