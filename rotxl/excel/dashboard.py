@@ -17,6 +17,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
 from ..rules.schema import NOT_IN_EXPORT, SYNC_COLUMN
 from ..rules.metrics import SEGMENTS
+from . import table_body
 from .cells import put, put_formula, put_formula_column, put_row
 from .printing import print_setup
 
@@ -117,7 +118,8 @@ def _label(ws, cell: str, text: str, font: Font | None = None) -> None:
         c.font = font
 
 
-def write(ws, wb, chart_rows: int, money: str) -> None:
+def write(ws, wb, chart_rows: int, money: str, stream: bool = False) -> None:
+    """The Dashboard; ``stream``: its chart's data rows are streamed (rotxl.excel.table_body)."""
     _label(ws, "A1", "Dashboard", TITLE)
     _label(ws, "A2", "As of")
     put_formula(ws, 2, 3, "=AsOf", "yyyy-mm-dd").alignment = Alignment(horizontal="left")
@@ -197,7 +199,7 @@ def write(ws, wb, chart_rows: int, money: str) -> None:
     for col, width in WIDTHS.items():
         ws.column_dimensions[col].width = width
     ws.column_dimensions[get_column_letter(TOP_HELPER)].hidden = True
-    _charts(ws, wb, chart_rows)
+    _charts(ws, wb, chart_rows, stream)
     ws.print_area = "A1:V41"  # the figures, the charts and the §10 checklist under them
     print_setup(ws, fit_height=1)
 
@@ -227,7 +229,7 @@ def _top_list(ws, row: int, title: str, table: str, column: str, value: str, ran
             cell.alignment = Alignment(horizontal="left", indent=1) if h not in formats else Alignment()
 
 
-def _chart_data(wb, rows: int):
+def _chart_data(wb, rows: int, stream: bool = False):
     """One row per Accounts row: effective hours, and revenue in the column of its segment (else #N/A,
     which charts skip), so the scatter can colour points by segment."""
     data = wb.create_sheet("Chart Data")
@@ -235,15 +237,19 @@ def _chart_data(wb, rows: int):
     i = "ROW()-1"
     hours = f"=IFERROR(IF(ISNUMBER(INDEX(Accounts[Effective Hours],{i})),INDEX(Accounts[Effective Hours],{i}),NA()),NA())"
     revenue = {s: f'=IFERROR(IF(INDEX(Accounts[Segment],{i})="{s}",INDEX(Accounts[Revenue],{i}),NA()),NA())' for s in SEGMENTS}
-    put_formula_column(data, 1, range(2, rows + 2), hours)
-    for j, s in enumerate(SEGMENTS, start=2):
-        put_formula_column(data, j, range(2, rows + 2), revenue[s])
+    columns = [hours, *(revenue[s] for s in SEGMENTS)]
+    body = table_body.attach(data, 2, rows) if stream else None
+    for j, formula in enumerate(columns, start=1):
+        if body:
+            body.put_formula_column(j, formula)
+        else:
+            put_formula_column(data, j, range(2, rows + 2), formula)
     data.sheet_state = "hidden"
     return data
 
 
-def _charts(ws, wb, rows: int) -> None:
-    data = _chart_data(wb, rows)
+def _charts(ws, wb, rows: int, stream: bool = False) -> None:
+    data = _chart_data(wb, rows, stream)
     scatter = ScatterChart()
     scatter.scatterStyle = "lineMarker"  # required by the schema; the lines themselves are switched off below
     scatter.title = "Revenue against effective hours, by segment"

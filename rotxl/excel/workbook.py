@@ -628,7 +628,7 @@ def build_workbook(
     settings_ws = wb.create_sheet("Settings")
     for name, ref in _write_settings(settings_ws, s, currency).items():
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
-    dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency))
+    dashboard.write(dash, wb, max(len(acc_in), 1) + CHART_SPARE_ROWS, money_format(currency), stream)
     dashboard.write_checklist(dash, wb, checklist or dashboard.checklist_figures(accounts, pipeline, s), money_format(currency))
     _write_this_week(wb, acc_in, pipe_in, currency)
     _link_sheets(wb)
