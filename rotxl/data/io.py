@@ -168,8 +168,12 @@ def _read_csv_cells(path: Path) -> tuple[pd.DataFrame, str]:
 XLSX_MAX_ROWS = 1_048_576  # Excel's grid
 XLSX_MAX_COLUMNS = 16_384
 XLSX_MAX_CELLS = 5_000_000  # rows × columns of the area a sheet declares or uses, counted from A1
-XLSX_MAX_PART_BYTES = 200 * 2**20  # uncompressed size of one part (a sheet, the shared strings)
-XLSX_MAX_BYTES = 1024 * 2**20  # uncompressed size of the whole workbook
+# Uncompressed size of the whole workbook, and of one part (a sheet, the shared strings). rotxl's
+# own Accounts sheet repeats each derived column's formula on every row, about 13 KB a row, so
+# an owner of 16,000 accounts already has a 210 MB sheet; what a reader builds is bounded by
+# XLSX_MAX_CELLS, and bombs by XLSX_MAX_RATIO.
+XLSX_MAX_BYTES = 2048 * 2**20
+XLSX_MAX_PART_BYTES = XLSX_MAX_BYTES
 XLSX_MAX_RATIO = 500  # uncompressed ÷ compressed size of a part over 1 MB (real sheets: 5–50)
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]*)"')
 
