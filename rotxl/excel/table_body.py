@@ -19,6 +19,7 @@ import datetime as dt
 import math
 import re
 from functools import partial
+from io import BytesIO
 from pathlib import Path
 from zipfile import ZIP_DEFLATED, ZipFile
 
@@ -30,6 +31,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.dimensions import SheetDimension
+from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from .cells import clean_text, put, put_formula
@@ -71,6 +73,7 @@ class Body:
         self.ws, self.first_row, self.rows = ws, first_row, rows
         self._columns: dict[int, tuple] = {}  # column -> ("values", values, prototypes) | ("formula", text, style)
         self._formulas: dict[tuple[int, int], str] = {}  # (row, column) -> a formula the salesperson typed
+        self._scratch_ws = None
 
     @property
     def last_row(self) -> int:
@@ -105,12 +108,10 @@ class Body:
             raise ValueError(f"not a formula: {formula!r}")
         self._formulas[(row, column)] = formula
 
-    def _scratch(self):
+    def _scratch(self) -> Worksheet:
         # A sheet of this workbook that is not in it: cells made there register their styles
         # with the workbook, as the table's own cells would, and are never written.
-        if not hasattr(self, "_scratch_ws"):
-            from openpyxl.worksheet.worksheet import Worksheet
-
+        if self._scratch_ws is None:
             self._scratch_ws = Worksheet(self.ws.parent, title="scratch")
         return self._scratch_ws
 
@@ -183,8 +184,6 @@ class Body:
         return out
 
     def _openpyxl_cell(self, row: int, column: int, value, proto: Cell) -> str:
-        from io import BytesIO
-
         cell = Cell(self.ws, row=row, column=column, style_array=proto._style)
         cell._value, cell.data_type = value, proto.data_type
         buffer = BytesIO()

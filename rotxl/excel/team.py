@@ -663,7 +663,7 @@ def _save_table_state(con, table: str, m: Merged, names: dict[str, str], files: 
     for n, idx in (pd.Series(fn).groupby(fn).indices.items() if len(fn) else ()):
         ordered = _home_order(f.iloc[idx].assign(_i=idx), n)["_i"].to_numpy()
         rows[ordered] = np.arange(2, len(ordered) + 2)
-    order = np.lexsort((pd.factorize(keys, sort=True)[0], pd.factorize(fn, sort=True)[0])) if len(f) else keep[:0]
+    order = np.lexsort((pd.factorize(keys, sort=True)[0], pd.factorize(fn, sort=True)[0])) if len(f) else np.arange(0)
     con.executemany("INSERT INTO rows (file, tbl, key, row) VALUES (?,?,?,?)",
                     zip(fn[order].tolist(), itertools.repeat(table), keys[order].tolist(), rows[order].tolist()))
     cols = sorted(h for h in frame.columns if not h.startswith("_") and h != SYNC_COLUMN)
@@ -681,10 +681,11 @@ def _save_table_state(con, table: str, m: Merged, names: dict[str, str], files: 
     # row-major: each key's columns together, in key order
     written_value, kind, export_value, typed = (a.ravel() for a in (written_value, kind, export_value, typed))
     some = np.flatnonzero((written_value != "") | (export_value != "") | (typed == 1))
+    file_of, key_of = np.repeat(fn[order], len(cols)), np.repeat(keys[order], len(cols))
+    col_of = np.tile(np.array(cols, dtype=object), len(f))
     con.executemany("INSERT OR REPLACE INTO cells (file, tbl, key, col, export_value, written_value, kind, typed) "
                     "VALUES (?,?,?,?,?,?,?,?)",
-                    zip(np.repeat(fn[order], len(cols))[some].tolist(), itertools.repeat(table),
-                        np.repeat(keys[order], len(cols))[some].tolist(), np.tile(np.array(cols, dtype=object), len(f))[some].tolist(),
+                    zip(file_of[some].tolist(), itertools.repeat(table), key_of[some].tolist(), col_of[some].tolist(),
                         export_value[some].tolist(), written_value[some].tolist(), kind[some].tolist(), typed[some].tolist()))
 
 
