@@ -388,9 +388,10 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
         theirs = _theirs(read, listed, base, positions, table)
         theirs = theirs.drop(columns=[h for h, k in kinds[table].items() if k == "build" and h in theirs
                                       and h != SYNC_COLUMN])
-        own_cols[table] = {f: set(g.columns[g.notna().any()]) | set(read[f].tables[table].columns
-                                                                    if isinstance(read.get(f), carry.OwnerWorkbook) else ())
-                           for f, g in theirs.groupby("_file")} if len(theirs) else {}
+        filled = theirs.notna().groupby(theirs["_file"].to_numpy()).any() if len(theirs) else pd.DataFrame()
+        own_cols[table] = {f: set(filled.columns[row]) | set(read[f].tables[table].columns
+                                                              if isinstance(read.get(f), carry.OwnerWorkbook) else ())
+                           for f, row in zip(filled.index, filled.to_numpy(dtype=bool))}
         b = base[base["tbl"] == table]
         ever = set(state.export_ids(con, table)) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
         m = rebuild_table(table, columns, export, theirs, b, ever)
@@ -622,8 +623,10 @@ def _personal_settings(read, listed, base, report) -> dict[str, dict[str, object
     """Per file, the personal settings its owner typed (now, or on an earlier build: sticky)."""
     out: dict[str, dict[str, object]] = {}
     b = base[base["tbl"] == "Settings"]
+    by_file = {f: g.set_index("col") for f, g in b.groupby("file")}
+    none = b.iloc[:0].set_index("col")
     for r in listed.itertuples():
-        mine = b[b["file"] == r.name].set_index("col")
+        mine = by_file.get(r.name, none)
         wb = read.get(r.name)
         values: dict[str, object] = {}
         if isinstance(wb, carry.OwnerWorkbook):
