@@ -317,6 +317,37 @@ def test_a_week_then_a_rebuild_keeps_everything(tmp_path):
     assert not (again.report["What"] == "Typed value replaced by the export").any()
 
 
+def test_rows_rebuilt_from_the_state_merge_as_if_compared_cell_by_cell(tmp_path):
+    """rebuild_table looks only at the typed flags of files it rebuilt from the state: the merge is
+    the same as comparing every one of their cells with what was written."""
+    from rotxl.data.merge import rebuild_table
+    from rotxl.excel.team import TABLES, _theirs
+
+    out = tmp_path / "team"
+    _build(out, accounts_export(), pipeline_export())
+    play_week(out)
+    _build(out, *fresh_exports())  # what Ana and Ben typed is in the state now, flagged typed
+    con = state.connect(out)
+    try:
+        base, positions, listed = state.cells(con), state.row_positions(con), state.files(con)
+        ever = {t: set(state.export_ids(con, t)) for t in TABLES}
+    finally:
+        con.close()
+    assert (base["typed"] == 1).sum() >= 5
+    acc, pipe = fresh_exports()
+    for table, export in (("Accounts", acc), ("Pipeline", pipe)):
+        theirs = _theirs({}, listed, base, positions, table)  # every workbook as the state has it
+        b = base[base["tbl"] == table]
+        args = (table, TABLES[table][0], export, theirs, b, ever[table])
+        every_cell, shortcut = rebuild_table(*args), rebuild_table(*args, from_state=set(listed["name"]))
+        pd.testing.assert_frame_equal(every_cell.frame, shortcut.frame)
+        assert every_cell.cells.keys() == shortcut.cells.keys()
+        for h, (ev, ty) in every_cell.cells.items():
+            assert list(ev) == list(shortcut.cells[h][0]) and list(ty) == list(shortcut.cells[h][1]), h
+        assert every_cell.report == shortcut.report
+        assert any(r["What"] == "Typed value carried" for r in every_cell.report) or table == "Pipeline"
+
+
 def libreoffice_save(paths: list[Path]) -> None:
     """Open and save in LibreOffice (as a salesperson on LibreOffice would), in place."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,6 +17,7 @@ Matching is by hashing (pandas indexes and merges on normalised keys): linear in
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -161,11 +162,14 @@ def rebuild_table(
     theirs: pd.DataFrame,
     base: pd.DataFrame,
     ever_exported: set[str],
+    from_state: Collection[str] = (),
 ) -> Merged:
     """Merge one table. ``theirs``: every owner workbook's rows, with META columns (_key from
     id_keys per file, _file, _owner, _saved, _row). ``base``: the state's cells of the same files
     (file, key, col, export_value, written_value, typed). ``ever_exported``: keys that came from an
-    export before (rows that leave the export now are kept and marked)."""
+    export before (rows that leave the export now are kept and marked). ``from_state``: files
+    whose rows in ``theirs`` were rebuilt from ``base`` (unchanged since written, or unreadable):
+    their cells are what was written, so only their typed flags are looked at."""
     id_header = columns[0].header
     spec = [c.header for c in columns]
     export = export.reset_index(drop=True)
@@ -181,9 +185,10 @@ def rebuild_table(
 
     # ---- typed cells: theirs against base, per file
     if len(theirs) and compared:
-        long = theirs[["_key", "_file", "_saved", *compared]].melt(id_vars=["_key", "_file", "_saved"], var_name="col",
-                                                                 value_name="value")
-        long["norm"] = np.concatenate([_norm_written(theirs[h], h) for h in compared])
+        rows = _rows_to_compare(theirs, base, table, from_state, e_key)
+        long = rows[["_key", "_file", "_saved", *compared]].melt(id_vars=["_key", "_file", "_saved"], var_name="col",
+                                                               value_name="value")
+        long["norm"] = np.concatenate([_norm_written(rows[h], h) for h in compared])
         b = base[base["tbl"] == table] if len(base) else base
         long = long.merge(b[["file", "key", "col", "export_value", "written_value", "typed"]] if len(b) else
                           pd.DataFrame(columns=["file", "key", "col", "export_value", "written_value", "typed"]),
@@ -334,6 +339,25 @@ def _drop_untouched_export_rows_without_id(theirs: pd.DataFrame, base: pd.DataFr
     return theirs[~drop] if drop.any() else theirs
 
 
+def _rows_to_compare(theirs: pd.DataFrame, base: pd.DataFrame, table: str, from_state: Collection[str],
+                     export_keys: np.ndarray) -> pd.DataFrame:
+    """The rows of ``theirs`` the typed-cell comparison needs: all rows of workbooks read now; of
+    the rows rebuilt from the state, those with a cell typed before and those no longer in the
+    export (kept: they keep their export values). The rest hold exactly what was written, so
+    nothing in them is typed; most rows of a rebuild are such."""
+    if not len(from_state):
+        return theirs
+    in_state = theirs["_file"].isin(pd.Index(list(from_state))).to_numpy()
+    if not in_state.any():
+        return theirs
+    typed = base[(base["tbl"] == table) & (base["typed"] == 1)] if len(base) else base
+    was_typed = pd.MultiIndex.from_arrays([typed["file"].to_numpy(dtype=object), typed["key"].to_numpy(dtype=object)]) \
+        if len(typed) else pd.MultiIndex.from_arrays([[], []])
+    here = pd.MultiIndex.from_arrays([theirs["_file"].to_numpy(dtype=object), theirs["_key"].to_numpy(dtype=object)])
+    gone = ~theirs["_key"].isin(pd.Index(export_keys)).to_numpy()
+    return theirs[~in_state | here.isin(was_typed) | gone]
+
+
 def theirs_from_state(base: pd.DataFrame, positions: pd.DataFrame, table: str,
                       files: dict[str, tuple[str, float]]) -> pd.DataFrame:
     """Workbooks' tables as the state says they were written (workbooks unchanged since, or that
@@ -357,7 +381,7 @@ def theirs_from_state(base: pd.DataFrame, positions: pd.DataFrame, table: str,
     from .state import Formula
 
     for h in wide.columns:  # formulas move with their rows: remember which row each was written to
-        col = wide[h].to_numpy(dtype=object)
+        col = wide[h].to_numpy(dtype=object, copy=True)  # pandas may hand out a read-only view
         at = [i for i, v in enumerate(col) if type(v) is Formula] if (b["kind"] == "f").any() else []
         for i in at:
             col[i] = Formula(str(col[i]), int(rows[i]))

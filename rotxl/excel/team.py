@@ -379,6 +379,7 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
                          "in another format?): nothing was written; check the export, or build again with --force")
     report: list[dict] = result.report_entries
     merged: dict[str, Merged] = {}
+    from_state = {n for n in listed["name"] if not isinstance(read.get(n), carry.OwnerWorkbook)}  # as _theirs takes them
     own_cols: dict[str, dict[str, set[str]]] = {}
     for table, export in (("Accounts", accounts), ("Pipeline", pipeline)):
         columns, _ = TABLES[table]
@@ -394,7 +395,7 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
                            for f, row in zip(filled.index, filled.to_numpy(dtype=bool))}
         b = base[base["tbl"] == table]
         ever = set(state.export_ids(con, table)) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
-        m = rebuild_table(table, columns, export, theirs, b, ever)
+        m = rebuild_table(table, columns, export, theirs, b, ever, from_state)
         merged[table] = m
         report += m.report
     for name, wb in read.items():
