@@ -336,10 +336,11 @@ def test_rows_rebuilt_from_the_state_merge_as_if_compared_cell_by_cell(tmp_path)
     assert (base["typed"] == 1).sum() >= 5
     acc, pipe = fresh_exports()
     for table, export in (("Accounts", acc), ("Pipeline", pipe)):
-        theirs = _theirs({}, listed, base, positions, table)  # every workbook as the state has it
+        theirs, from_state = _theirs({}, listed, base, positions, table)  # every workbook as the state has it
+        assert from_state == set(listed["name"])
         b = base[base["tbl"] == table]
         args = (table, TABLES[table][0], export, theirs, b, ever[table])
-        every_cell, shortcut = rebuild_table(*args), rebuild_table(*args, from_state=set(listed["name"]))
+        every_cell, shortcut = rebuild_table(*args), rebuild_table(*args, from_state=from_state)
         pd.testing.assert_frame_equal(every_cell.frame, shortcut.frame)
         assert every_cell.cells.keys() == shortcut.cells.keys()
         for h, (ev, ty) in every_cell.cells.items():

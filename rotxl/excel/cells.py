@@ -33,6 +33,11 @@ def clean_name(value: object) -> str:
     return _CONTROL.sub("", str(value)).replace("\t", " ").replace("\r", " ").replace("\n", " ").strip()
 
 
+def takes_format(value: object, number_format: str | None) -> bool:
+    """Whether :func:`put` gives ``value`` the column's number format: numbers and dates do."""
+    return bool(number_format) and isinstance(value, (int, float, dt.date)) and not isinstance(value, bool)
+
+
 def put(ws, row: int, column: int, value: object, number_format: str | None = None):
     """Write a value from data: text as a text cell (never a formula), numbers and dates as such."""
     if isinstance(value, str):
@@ -40,7 +45,7 @@ def put(ws, row: int, column: int, value: object, number_format: str | None = No
         cell.data_type = "s"
         return cell
     cell = ws.cell(row, column, value)
-    if number_format and isinstance(value, (int, float, dt.date)) and not isinstance(value, bool):
+    if takes_format(value, number_format):
         cell.number_format = number_format
     return cell
 
@@ -62,7 +67,7 @@ def put_column(ws, column: int, first_row: int, values, number_format: str | Non
         if isinstance(v, str):
             cell = Cell(ws, row=row, column=column)
             cell._value, cell.data_type = clean_text(v), "s"
-        elif number_format and isinstance(v, (int, float, dt.date)) and not isinstance(v, bool):
+        elif takes_format(v, number_format):
             done = styles.get(type(v))
             if done is None:
                 first = put(ws, row, column, v, number_format)

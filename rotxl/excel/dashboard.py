@@ -18,7 +18,7 @@ from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
 from ..rules.schema import NOT_IN_EXPORT, SYNC_COLUMN
 from ..rules.metrics import SEGMENTS
 from . import table_body
-from .cells import put, put_formula, put_formula_column, put_row
+from .cells import put, put_formula, put_row
 from .printing import print_setup
 
 SEGMENT_ROW = {s: 10 + i for i, s in enumerate(SEGMENTS)}  # A..E in rows 10..14
@@ -237,13 +237,9 @@ def _chart_data(wb, rows: int, stream: bool = False):
     i = "ROW()-1"
     hours = f"=IFERROR(IF(ISNUMBER(INDEX(Accounts[Effective Hours],{i})),INDEX(Accounts[Effective Hours],{i}),NA()),NA())"
     revenue = {s: f'=IFERROR(IF(INDEX(Accounts[Segment],{i})="{s}",INDEX(Accounts[Revenue],{i}),NA()),NA())' for s in SEGMENTS}
-    columns = [hours, *(revenue[s] for s in SEGMENTS)]
-    body = table_body.attach(data, 2, rows) if stream else None
-    for j, formula in enumerate(columns, start=1):
-        if body:
-            body.put_formula_column(j, formula)
-        else:
-            put_formula_column(data, j, range(2, rows + 2), formula)
+    body = table_body.columns(data, 2, rows, stream)
+    for j, formula in enumerate([hours, *(revenue[s] for s in SEGMENTS)], start=1):
+        body.put_formula_column(j, formula)
     data.sheet_state = "hidden"
     return data
 

@@ -34,7 +34,7 @@ from openpyxl.worksheet.dimensions import SheetDimension
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from .cells import clean_text, put, put_formula
+from .cells import clean_text, put, put_column, put_formula, put_formula_column, takes_format
 
 _ATTR = "_rotxl_body"
 _ESCAPE = re.compile(r"[&<>\r]")
@@ -71,7 +71,10 @@ class Body:
 
     def __init__(self, ws, first_row: int, rows: int):
         self.ws, self.first_row, self.rows = ws, first_row, rows
-        self._columns: dict[int, tuple] = {}  # column -> ("values", values, prototypes) | ("formula", text, style)
+        # column -> (kind, data, style, span): ("values", the values, {type: (first row, prototype
+        # cell)}, ...) or ("formula", its text, a cell styled as each, ...); span: (first, last)
+        # row index holding a cell, None if none
+        self._columns: dict[int, tuple] = {}
         self._formulas: dict[tuple[int, int], str] = {}  # (row, column) -> a formula the salesperson typed
         self._scratch_ws = None
 
@@ -82,25 +85,32 @@ class Body:
     def put_column(self, column: int, values: list, number_format: str | None = None) -> None:
         """:func:`rotxl.excel.cells.put_column` for the body's rows: ``values`` from the first row."""
         values = list(values[: self.rows])
+        first: dict[type, int] = {}  # each kind of value, at the row it first appears
+        last = None  # the last row holding a value
+        for i, v in enumerate(values):
+            first.setdefault(type(v), i)
+            if v is not None:
+                last = i
         # The style of each kind of value, made as put_column makes it and in the same order, so
         # number formats are registered with the workbook exactly as writing cells would.
-        protos: dict[type, Cell] = {}
-        for t in dict.fromkeys(map(type, values)):
+        protos: dict[type, tuple[int, Cell]] = {}
+        for t, i in first.items():
             if t is type(None) or issubclass(t, str):
                 continue
-            v = next(v for v in values if type(v) is t)
-            if number_format and isinstance(v, (int, float, dt.date)) and not isinstance(v, bool):
-                protos[t] = put(self._scratch(), 1, column, v, number_format)
+            v = values[i]
+            if takes_format(v, number_format):
+                protos[t] = (i, put(self._scratch(), 1, column, v, number_format))
             else:
-                protos[t] = Cell(self.ws, row=1, column=column, value=v)
-        self._columns[column] = ("values", values, protos)
+                protos[t] = (i, Cell(self.ws, row=1, column=column, value=v))
+        filled = [i for t, i in first.items() if t is not type(None)]
+        self._columns[column] = ("values", values, protos, (min(filled), last) if filled else None)
 
     def put_formula_column(self, column: int, formula: str, number_format: str | None = None, fill=None) -> None:
         """:func:`rotxl.excel.cells.put_formula_column` on every row of the body."""
         first = put_formula(self._scratch(), 1, column, formula, number_format)
         if fill is not None:
             first.fill = fill
-        self._columns[column] = ("formula", formula, first)
+        self._columns[column] = ("formula", formula, first, (0, self.rows - 1))
 
     def put_formula(self, row: int, column: int, formula: str) -> None:
         """A formula the salesperson typed, over the text the column holds at ``row``."""
@@ -117,17 +127,11 @@ class Body:
 
     def bounds(self) -> tuple[int, int, int, int] | None:
         """(min row, min column, max row, max column) of the cells the body writes, None if none."""
-        rows, cols = set(), set()
-        for c, (kind, data, _) in self._columns.items():
-            if kind == "formula":
-                rows.update((self.first_row, self.last_row))
-                cols.add(c)
-            else:
-                filled = [i for i, v in enumerate(data) if v is not None]
-                if filled:
-                    rows.update((self.first_row + filled[0], self.first_row + filled[-1]))
-                    cols.add(c)
-        return (min(rows), min(cols), max(rows), max(cols)) if cols else None
+        spans = {c: span for c, (_, _, _, span) in self._columns.items() if span}
+        if not spans:
+            return None
+        return (self.first_row + min(a for a, _ in spans.values()), min(spans),
+                self.first_row + max(b for _, b in spans.values()), max(spans))
 
     # ------------------------------------------------------------ at save
 
@@ -135,28 +139,21 @@ class Body:
         """(row, column, style) where each style first appears: openpyxl numbers the styles in
         the order it meets them, row by row, and the body registers them in that same order."""
         first = []
-        for c, (kind, data, proto) in self._columns.items():
-            if kind == "formula":
-                if proto.has_style:
-                    first.append((self.first_row, c, proto._style))
-                continue
-            seen = set()
-            for i, v in enumerate(data):
-                t = type(v)
-                if t in proto and t not in seen:
-                    seen.add(t)
-                    if proto[t].has_style:
-                        first.append((self.first_row + i, c, proto[t]._style))
+        for c, (kind, _, proto, _) in self._columns.items():
+            for i, cell in ([(0, proto)] if kind == "formula" else proto.values()):
+                if cell.has_style:
+                    first.append((self.first_row + i, c, cell._style))
         return sorted(first, key=lambda x: (x[0], x[1]))
 
     def _cells(self, column: int, rows: list[str]) -> list[str]:
         """Every row's cell of ``column`` as XML ("" where the row has none)."""
-        kind, data, proto = self._columns[column]
+        kind, data, proto, _ = self._columns[column]
         letter = get_column_letter(column)
         if kind == "formula":
             s = f' s="{proto.style_id}"' if proto.has_style else ""
             tail = f'"{s}><f>{_escape(data[1:])}</f><v></v></c>'
             return [f'<c r="{letter}{r}{tail}' for r in rows]
+        proto = {t: cell for t, (_, cell) in proto.items()}
         styles = {t: (f' s="{p.style_id}"' if p.has_style else "") for t, p in proto.items()}
         epoch = self.ws.parent.epoch
         out = [""] * len(rows)
@@ -215,6 +212,25 @@ class Body:
                 out.write(_encode("".join(chunk)))
                 chunk = []
         out.write(_encode("".join(chunk)))
+
+
+class Cells:
+    """Body's two column calls, writing openpyxl cells (:mod:`rotxl.excel.cells`) instead."""
+
+    def __init__(self, ws, first_row: int, rows: int):
+        self.ws, self.first_row, self.rows = ws, first_row, rows
+
+    def put_column(self, column: int, values: list, number_format: str | None = None) -> None:
+        put_column(self.ws, column, self.first_row, values, number_format)
+
+    def put_formula_column(self, column: int, formula: str, number_format: str | None = None, fill=None) -> None:
+        put_formula_column(self.ws, column, range(self.first_row, self.first_row + self.rows), formula,
+                           number_format, fill)
+
+
+def columns(ws, first_row: int, rows: int, stream: bool) -> Body | Cells:
+    """Where a table's columns go: streamed at save (:func:`attach`), or as cells in ``ws``."""
+    return attach(ws, first_row, rows) if stream else Cells(ws, first_row, rows)
 
 
 def attach(ws, first_row: int, rows: int) -> Body:

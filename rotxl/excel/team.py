@@ -219,8 +219,9 @@ def _write_owner(task: OwnerTask) -> tuple[str, str | None, str | None, dict]:
 
 
 def _theirs(read: dict[str, object], listed: pd.DataFrame, base: pd.DataFrame, positions: pd.DataFrame,
-            table: str) -> pd.DataFrame:
-    """Every listed workbook's table: as read now, or as the state says it was written."""
+            table: str) -> tuple[pd.DataFrame, set[str]]:
+    """Every listed workbook's table: as read now, or as the state says it was written; and the
+    files taken from the state."""
     id_header = TABLES[table][0][0].header
     frames = []
     from_state = {}
@@ -238,8 +239,8 @@ def _theirs(read: dict[str, object], listed: pd.DataFrame, base: pd.DataFrame, p
         frames.append(theirs_from_state(base, positions, table, from_state))
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=["_key", "_file", "_owner", "_saved", "_row"])
-    return pd.concat([f.astype(object) for f in frames], ignore_index=True)
+        return pd.DataFrame(columns=["_key", "_file", "_owner", "_saved", "_row"]), set(from_state)
+    return pd.concat([f.astype(object) for f in frames], ignore_index=True), set(from_state)
 
 
 def _changed_ids(con, accounts: pd.DataFrame, pipeline: pd.DataFrame) -> tuple[int, int]:
@@ -379,14 +380,13 @@ def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, for
                          "in another format?): nothing was written; check the export, or build again with --force")
     report: list[dict] = result.report_entries
     merged: dict[str, Merged] = {}
-    from_state = {n for n in listed["name"] if not isinstance(read.get(n), carry.OwnerWorkbook)}  # as _theirs takes them
     own_cols: dict[str, dict[str, set[str]]] = {}
     for table, export in (("Accounts", accounts), ("Pipeline", pipeline)):
         columns, _ = TABLES[table]
         fields = [c.header for c in columns]
         export = export.set_axis([clean_name(h) for h in export.columns], axis=1)
         export = crm_headers(export, fields, _reserved(table))
-        theirs = _theirs(read, listed, base, positions, table)
+        theirs, from_state = _theirs(read, listed, base, positions, table)
         theirs = theirs.drop(columns=[h for h, k in kinds[table].items() if k == "build" and h in theirs
                                       and h != SYNC_COLUMN])
         filled = theirs.notna().groupby(theirs["_file"].to_numpy()).any() if len(theirs) else pd.DataFrame()

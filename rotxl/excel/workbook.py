@@ -26,7 +26,7 @@ from openpyxl.styles.fonts import Font as _Font
 from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 
 from . import dashboard, model_sheet, table_body, this_week
-from .cells import put, put_column, put_formula, put_formula_column, put_row
+from .cells import put, put_formula, put_row
 from .printing import print_setup
 
 from ..rules import engine, plan
@@ -377,21 +377,16 @@ def _write_table(ws, name: str, inputs: pd.DataFrame, formulas: dict[str, str], 
     n = max(len(inputs), 1)  # an Excel table needs at least one data row
     put_row(ws, 1, headers)
     money = money_format(currency)
-    body = table_body.attach(ws, 2, n) if stream else None
+    body = table_body.columns(ws, 2, n, stream)
     widths = []
     for j, h in enumerate(headers, start=1):
         fmt = money if h in MONEY_COLUMNS else PLAN_HOURS_FORMAT if h == "Plan Hours" else NUMBER_FORMATS.get(h)
         values = None
-        if h in formulas and body:
+        if h in formulas:
             body.put_formula_column(j, formulas[h], fmt, DERIVED_FILL)
-        elif h in formulas:
-            put_formula_column(ws, j, range(2, n + 2), formulas[h], fmt, DERIVED_FILL)
         else:
             values = typed_values(inputs[h])
-            if body:
-                body.put_column(j, values, fmt)
-            else:
-                put_column(ws, j, 2, values, fmt)
+            body.put_column(j, values, fmt)
         widths.append(max(MIN_WIDTH, min(max(_content_width(h, values, fmt), header_width(h)), MAX_WIDTH)))
     ref = f"A1:{get_column_letter(len(headers))}{n + 1}"
     table = Table(displayName=name, ref=ref)
