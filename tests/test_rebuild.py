@@ -318,35 +318,45 @@ def test_a_week_then_a_rebuild_keeps_everything(tmp_path):
 
 
 def test_rows_rebuilt_from_the_state_merge_as_if_compared_cell_by_cell(tmp_path):
-    """rebuild_table looks only at the typed flags of files it rebuilt from the state: the merge is
-    the same as comparing every one of their cells with what was written."""
+    """rebuild_table looks only at the typed flags of files it rebuilt from the state, and the
+    build loads only the cells it can need (team._base): the merge is the same as comparing every
+    cell of every workbook with what was written."""
     from rotxl.data.merge import rebuild_table
-    from rotxl.excel.team import TABLES, _theirs
+    from rotxl.excel.team import TABLES, _base, _prepared_export, _theirs
 
     out = tmp_path / "team"
     _build(out, accounts_export(), pipeline_export())
-    play_week(out)
-    _build(out, *fresh_exports())  # what Ana and Ben typed is in the state now, flagged typed
+    play_week(out)  # typed values, own columns, rows added with and without an ID
+    acc, pipe = fresh_exports()
+    _build(out, acc, pipe)  # what Ana and Ben typed is in the state now, flagged typed
+    acc, pipe = acc.iloc[1:], pipe.iloc[1:]  # and one row more leaves the export
+    exports = {"Accounts": _prepared_export("Accounts", acc), "Pipeline": _prepared_export("Pipeline", pipe)}
+    fresh = {t: pd.Index(id_keys(e[TABLES[t][0][0].header])) for t, e in exports.items()}
     con = state.connect(out)
     try:
         base, positions, listed = state.cells(con), state.row_positions(con), state.files(con)
         ever = {t: set(state.export_ids(con, t)) for t in TABLES}
+        sparse, _ = _base(con, [], exports, fresh)
     finally:
         con.close()
-    assert (base["typed"] == 1).sum() >= 5
-    acc, pipe = fresh_exports()
-    for table, export in (("Accounts", acc), ("Pipeline", pipe)):
+    assert (base["typed"] == 1).sum() >= 5 and len(sparse) < len(base) / 2
+    for table, export in exports.items():
         theirs, from_state = _theirs({}, listed, base, positions, table)  # every workbook as the state has it
         assert from_state == set(listed["name"])
         b = base[base["tbl"] == table]
         args = (table, TABLES[table][0], export, theirs, b, ever[table])
         every_cell, shortcut = rebuild_table(*args), rebuild_table(*args, from_state=from_state)
-        pd.testing.assert_frame_equal(every_cell.frame, shortcut.frame)
-        assert every_cell.cells.keys() == shortcut.cells.keys()
-        for h, (ev, ty) in every_cell.cells.items():
-            assert list(ev) == list(shortcut.cells[h][0]) and list(ty) == list(shortcut.cells[h][1]), h
-        assert every_cell.report == shortcut.report
+        theirs_sparse, _ = _theirs({}, listed, sparse, positions, table)
+        loaded = rebuild_table(table, TABLES[table][0], export, theirs_sparse, sparse[sparse["tbl"] == table],
+                               ever[table], from_state=from_state)
+        for merged in (shortcut, loaded):
+            pd.testing.assert_frame_equal(every_cell.frame, merged.frame)
+            assert every_cell.cells.keys() == merged.cells.keys()
+            for h, (ev, ty) in every_cell.cells.items():
+                assert list(ev) == list(merged.cells[h][0]) and list(ty) == list(merged.cells[h][1]), h
+            assert every_cell.report == merged.report
         assert any(r["What"] == "Typed value carried" for r in every_cell.report) or table == "Pipeline"
+        assert any(r["What"] == "Row kept: not in the latest export" for r in every_cell.report)
 
 
 def libreoffice_save(paths: list[Path]) -> None:

@@ -325,6 +325,38 @@ def cells(con: sqlite3.Connection, file_names: list[str] | None = None) -> pd.Da
     return pd.read_sql_query(query + " WHERE file IN (SELECT name FROM wanted)", con)
 
 
+def rebuild_cells(con: sqlite3.Connection, read: list[str], rows: pd.DataFrame,
+                  inputs: dict[str, list[str]]) -> pd.DataFrame:
+    """The cells a rebuild looks at, as a long frame like ``cells``: every cell of the files
+    ``read`` now; of the other files, every cell of the ``rows`` given (file, tbl, key) and of
+    the rows with a typed cell, every cell outside the tables' ``inputs`` columns (the
+    salesperson's own columns) and the Settings. The rest of an unchanged workbook holds what
+    was written, and the fresh export brings those values again."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS read_files (name TEXT PRIMARY KEY)")
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_rows (file TEXT, tbl TEXT, key TEXT, PRIMARY KEY (file, tbl, key))")
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS input_columns (tbl TEXT, col TEXT, PRIMARY KEY (tbl, col))")
+    for table in ("read_files", "wanted_rows", "input_columns"):
+        con.execute(f"DELETE FROM temp.{table}")
+    con.executemany("INSERT OR IGNORE INTO temp.read_files VALUES (?)", [(n,) for n in read])
+    con.executemany("INSERT OR IGNORE INTO temp.wanted_rows VALUES (?,?,?)",
+                    rows[["file", "tbl", "key"]].itertuples(index=False, name=None))
+    con.execute("INSERT OR IGNORE INTO temp.wanted_rows SELECT DISTINCT file, tbl, key FROM cells WHERE typed = 1")
+    con.executemany("INSERT OR IGNORE INTO temp.input_columns VALUES (?,?)",
+                    [(t, c) for t, cols in inputs.items() for c in cols])
+    fields = "c.file, c.tbl, c.key, c.col, c.export_value, c.written_value, c.kind, c.typed"
+    query = f"""
+        SELECT {fields} FROM cells c WHERE c.file IN (SELECT name FROM temp.read_files)
+        UNION ALL
+        SELECT {fields} FROM temp.wanted_rows w JOIN cells c ON c.file = w.file AND c.tbl = w.tbl AND c.key = w.key
+        WHERE c.file NOT IN (SELECT name FROM temp.read_files)
+        UNION ALL
+        SELECT {fields} FROM cells c
+        WHERE (c.tbl = 'Settings' OR (c.tbl, c.col) NOT IN (SELECT tbl, col FROM temp.input_columns))
+          AND c.file NOT IN (SELECT name FROM temp.read_files)
+          AND (c.file, c.tbl, c.key) NOT IN (SELECT file, tbl, key FROM temp.wanted_rows)"""
+    return pd.read_sql_query(query, con)
+
+
 def row_positions(con: sqlite3.Connection) -> pd.DataFrame:
     return pd.read_sql_query("SELECT file, tbl, key, row FROM rows", con)
 

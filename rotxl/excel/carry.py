@@ -22,12 +22,13 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.formula.translate import Translator
 from openpyxl.utils import get_column_letter, range_boundaries
-from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from ..data.state import Formula
 from ..rules import engine
 from ..rules.settings import NAMED_CELLS
-from . import table_body
+from . import cell_reader, table_body
 from .cells import clean_name, put, put_formula
 
 TABLES = ("Accounts", "Pipeline")
@@ -100,25 +101,31 @@ class OwnerWorkbook:
     not_carried: list[str] = field(default_factory=list)
 
 
-def _value(cell) -> object:
-    v = cell.value
-    if cell.data_type == "f":
+def _value(v: object, data_type: str, row: int) -> object:
+    """A cell's value as carried: formulas as Formula (with the row they were read from), blank
+    text as None."""
+    if data_type == "f":
+        if isinstance(v, DataTableFormula):
+            return None  # Excel's what-if tables: nothing to carry into a rebuilt sheet
         text = v.text if isinstance(v, ArrayFormula) else v
-        return Formula(text if str(text).startswith("=") else f"={text}", cell.row) if text else None
+        return Formula(text if str(text).startswith("=") else f"={text}", row) if text else None
     if isinstance(v, str):
         return v if v.strip() else None
     return v
 
 
-def _table_frame(ws, table, formula_columns: set[str]) -> tuple[pd.DataFrame, list[tuple[int, str, object]]]:
+def _table_frame(book: cell_reader.Book, sheet: cell_reader.Sheet, table,
+                 formula_columns: set[str]) -> tuple[pd.DataFrame, list[tuple[int, str, object]]]:
     min_col, min_row, max_col, max_row = range_boundaries(table.ref)
     headers = [clean_name(c.name) for c in table.tableColumns][: max_col - min_col + 1]
-    data: dict[int, dict[int, object]] = {}
-    for (r, c), cell in ws._cells.items():  # only the cells that exist: a hostile ref is not iterated
-        if min_row < r <= max_row and min_col <= c < min_col + len(headers):
-            v = _value(cell)
-            if v is not None:
-                data.setdefault(r, {})[c - min_col] = v
+    # the derived columns' formulas are the build's own: only a value typed over one is read
+    skip = {min_col + j for j, h in enumerate(headers) if h in formula_columns}
+    cells, formula_rows = book.cells(sheet, (min_row + 1, max_row, min_col, min_col + len(headers) - 1), skip)
+    data: dict[int, dict[int, object]] = {r: {} for r in formula_rows}
+    for (r, c), (v, t) in cells.items():
+        v = _value(v, t, r)
+        if v is not None:
+            data.setdefault(r, {})[c - min_col] = v
     rows = sorted(data)
     frame = pd.DataFrame({h: [data[r].get(j) for r in rows] for j, h in enumerate(headers)}, dtype=object)
     frame["_row"] = rows
@@ -135,7 +142,7 @@ def _own_sheet(ws) -> tuple[OwnSheet, list[str]]:
     sheet = OwnSheet(clean_name(ws.title)[:31] or "Sheet")
     lost = []
     for (r, c), cell in ws._cells.items():
-        v = _value(cell)
+        v = _value(cell.value, cell.data_type, r)
         styled = cell.has_style
         if v is None and not styled:
             continue
@@ -162,47 +169,68 @@ def read_owner_workbook(path: Path, formula_columns: dict[str, set[str]], rotxl_
     ``formula_columns``: per table, the derived columns the build wrote as formulas;
     ``rotxl_sheets``: the sheet names the build wrote (the rest are the salesperson's own).
     Raises UnreadableWorkbook with a plain reason for anything it cannot read."""
-    import openpyxl
-
     check_xlsx(path)
     try:
-        saved = os.stat(path).st_mtime
-        wb = openpyxl.load_workbook(path, rich_text=False)
+        return _read(path, formula_columns, rotxl_sheets)
+    except UnreadableWorkbook:
+        raise
     except Exception as e:  # noqa: BLE001 - zip, XML, openpyxl's own: any of them means "cannot read"
         raise UnreadableWorkbook(f"{path.name}: cannot be read ({type(e).__name__}: {clean_name(e)[:200]})") from None
-    out = OwnerWorkbook(path.name, saved)
-    table_sheets = set()
-    for ws in wb.worksheets:
-        for name in list(ws.tables):
-            table = ws.tables[name]
-            match = next((t for t in TABLES if t.casefold() == name.casefold()), None)
-            if match and match not in out.tables:
-                frame, typed_over = _table_frame(ws, table, formula_columns.get(match, set()))
-                out.tables[match] = frame
-                out.typed_over += [(match, r, h, v) for r, h, v in typed_over]
-                table_sheets.add(ws.title)
-    missing = [t for t in TABLES if t not in out.tables]
-    if missing:
-        raise UnreadableWorkbook(f"{path.name}: has no table named {' or '.join(missing)} (found "
-                                 f"{', '.join(n for ws in wb.worksheets for n in ws.tables) or 'no tables'})")
+
+
+def _read(path: Path, formula_columns: dict[str, set[str]], rotxl_sheets: set[str]) -> OwnerWorkbook:
+    out = OwnerWorkbook(path.name, os.stat(path).st_mtime)
+    with cell_reader.Book(path) as book:
+        table_sheets = set()
+        for sheet in book.sheets:
+            for table in sheet.tables:
+                match = next((t for t in TABLES if t.casefold() == table.name.casefold()), None)
+                if match and match not in out.tables:
+                    frame, typed_over = _table_frame(book, sheet, table, formula_columns.get(match, set()))
+                    out.tables[match] = frame
+                    out.typed_over += [(match, r, h, v) for r, h, v in typed_over]
+                    table_sheets.add(sheet.title)
+        missing = [t for t in TABLES if t not in out.tables]
+        if missing:
+            raise UnreadableWorkbook(f"{path.name}: has no table named {' or '.join(missing)} (found "
+                                     f"{', '.join(t.name for s in book.sheets for t in s.tables) or 'no tables'})")
+        out.settings = _named_settings(book)
+        own = [s.title for s in book.sheets if s.title not in table_sheets and s.title not in rotxl_sheets]
+    if own:  # sheets of the salesperson's own are copied with their styles: openpyxl's cells
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path, rich_text=False)
+        for title in own:
+            sheet, lost = _own_sheet(wb[title])
+            out.sheets.append(sheet)
+            out.not_carried += lost
+        wb.close()
+    return out
+
+
+def _named_settings(book: cell_reader.Book) -> dict[str, object]:
+    """The personal settings' named cells that hold a value (not a formula)."""
+    wanted: dict[str, dict[str, tuple[int, int]]] = {}
     for name in PERSONAL:
-        dn = wb.defined_names.get(name)
+        dn = book.names.get(name)
         if dn is None:
             continue
         try:
             [(sheet, ref)] = list(dn.destinations)
-            cell = wb[sheet][ref.replace("$", "")]
-        except (ValueError, KeyError):
+            wanted.setdefault(sheet, {})[name] = coordinate_to_tuple(ref.replace("$", ""))
+        except ValueError:  # a range, several places, or not a cell
             continue
-        if cell.data_type != "f" and cell.value is not None:
-            out.settings[name] = cell.value
-    for ws in wb.worksheets:
-        if ws.title in table_sheets or ws.title in rotxl_sheets:
+    out = {}
+    for title, at in wanted.items():
+        sheet = book.sheet(title)
+        if sheet is None:
             continue
-        sheet, lost = _own_sheet(ws)
-        out.sheets.append(sheet)
-        out.not_carried += lost
-    wb.close()
+        rows, cols = [r for r, _ in at.values()], [c for _, c in at.values()]
+        cells, _ = book.cells(sheet, (min(rows), max(rows), min(cols), max(cols)))
+        for name, rc in at.items():
+            v, t = cells.get(rc, (None, "n"))
+            if t != "f" and v is not None:
+                out[name] = v
     return out
 
 

@@ -243,16 +243,35 @@ def _theirs(read: dict[str, object], listed: pd.DataFrame, base: pd.DataFrame, p
     return pd.concat([f.astype(object) for f in frames], ignore_index=True), set(from_state)
 
 
-def _changed_ids(con, accounts: pd.DataFrame, pipeline: pd.DataFrame) -> tuple[int, int]:
+def _changed_ids(con, fresh_keys: dict[str, pd.Index]) -> tuple[int, int]:
     """(previous export's IDs, how many of them are in the fresh export), team-wide."""
     total = present = 0
-    for table, df in (("Accounts", accounts), ("Pipeline", pipeline)):
+    for table, fresh in fresh_keys.items():
         prev = state.export_ids(con, table)
-        id_header = TABLES[table][0][0].header
-        fresh = pd.Index(id_keys(df[id_header])) if id_header in df else pd.Index([])
         total += len(prev)
         present += int(prev.isin(fresh).sum())
     return total, present
+
+
+def _prepared_export(table: str, export: pd.DataFrame) -> pd.DataFrame:
+    """An export with clean headers, a CRM column named like one of rotxl's renamed beside it."""
+    export = export.set_axis([clean_name(h) for h in export.columns], axis=1)
+    return crm_headers(export, [c.header for c in TABLES[table][0]], _reserved(table))
+
+
+def _base(con, to_read: list[Path], exports: dict[str, pd.DataFrame], fresh_keys: dict[str, pd.Index]
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the rebuild needs of what was written last time: the rows' places (all) and the cells
+    (rotxl.data.state.rebuild_cells) of the files read now, of rows no longer in the fresh export
+    (or without an ID), and of rows and columns the salesperson made theirs."""
+    positions = state.row_positions(con)
+    gone = np.zeros(len(positions), dtype=bool)
+    for table, fresh in fresh_keys.items():
+        at = (positions["tbl"] == table).to_numpy()
+        keys = positions["key"][at]
+        gone[at] = (~keys.isin(fresh) | keys.str.startswith("\x01")).to_numpy()
+    inputs = {t: [c.header for c in TABLES[t][0]] + [h for h in e.columns if h != SYNC_COLUMN] for t, e in exports.items()}
+    return state.rebuild_cells(con, [p.name for p in to_read], positions[gone], inputs), positions
 
 
 def _finish_pending(con, out_dir: Path) -> None:
@@ -344,7 +363,10 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
             else:
                 pairs = ((p.name, _read_one(p, formula_columns, rotxl_sheets)) for p in to_read)
         # What was written last time, loaded while the workers read the changed workbooks.
-        base, positions = state.cells(con), state.row_positions(con)
+        exports = {"Accounts": _prepared_export("Accounts", accounts), "Pipeline": _prepared_export("Pipeline", pipeline)}
+        fresh_keys = {t: pd.Index(id_keys(e[TABLES[t][0][0].header]) if TABLES[t][0][0].header in e else [])
+                      for t, e in exports.items()}
+        base, positions = _base(con, to_read, exports, fresh_keys)
         for k, (name, wb) in enumerate(pairs, start=1):
             read[name] = wb
             if isinstance(wb, str):
@@ -356,8 +378,9 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                 "Adopted a workbook of an earlier rotxl", file=n,
                 detail="no build state yet: its own columns, sheets, settings and the values in columns the CRM "
                        "does not fill are taken as typed"))
-        return _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write,
-                                result, pool, tmp_root, base, positions, _legacy_base(read, legacy), inputs)
+        return _merge_and_write(con, accounts, pipeline, exports, fresh_keys, out_dir, as_of, say, currency, force,
+                                listed, read, skip_write, result, pool, tmp_root, base, positions,
+                                _legacy_base(read, legacy), inputs)
     finally:
         if pool:
             pool.shutdown()
@@ -368,24 +391,21 @@ def _reserved(table: str) -> list[str]:
     return [c.header for c in columns] + list(derived) + [SYNC_COLUMN]
 
 
-def _merge_and_write(con, accounts, pipeline, out_dir, as_of, say, currency, force, listed, read, skip_write, result,
-                     pool, tmp_root, base, positions, legacy_base, inputs: BuildInputs) -> TeamBuild:
+def _merge_and_write(con, accounts, pipeline, exports, fresh_keys, out_dir, as_of, say, currency, force, listed, read,
+                     skip_write, result, pool, tmp_root, base, positions, legacy_base, inputs: BuildInputs) -> TeamBuild:
     say("Merging")
     kinds = {t: state.column_kinds(con, t) for t in TABLES}
     if len(legacy_base):
         base = pd.concat([base, legacy_base], ignore_index=True)
-    total, present = _changed_ids(con, accounts, pipeline)
+    total, present = _changed_ids(con, fresh_keys)
     if total >= CHANGED_ID_MIN and present < total / 2 and not force:
         raise ChangedIDs(f"only {present:,} of the {total:,} IDs of the previous export are in this one (IDs re-exported "
                          "in another format?): nothing was written; check the export, or build again with --force")
     report: list[dict] = result.report_entries
     merged: dict[str, Merged] = {}
     own_cols: dict[str, dict[str, set[str]]] = {}
-    for table, export in (("Accounts", accounts), ("Pipeline", pipeline)):
+    for table, export in exports.items():
         columns, _ = TABLES[table]
-        fields = [c.header for c in columns]
-        export = export.set_axis([clean_name(h) for h in export.columns], axis=1)
-        export = crm_headers(export, fields, _reserved(table))
         theirs, from_state = _theirs(read, listed, base, positions, table)
         theirs = theirs.drop(columns=[h for h, k in kinds[table].items() if k == "build" and h in theirs
                                       and h != SYNC_COLUMN])

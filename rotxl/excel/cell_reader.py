@@ -1,0 +1,125 @@
+"""Reading chosen cells of an xlsx without loading the whole workbook.
+
+A rebuild reads back each edited workbook's two tables and its named settings. openpyxl's
+``load_workbook`` parses every sheet and makes a Cell object for every cell; on a rotxl workbook
+two thirds of the table cells are derived formulas the rebuild does not carry, and the other
+sheets are rotxl's own. Here openpyxl's own parts do the reading (the package, shared strings,
+styles, defined names, tables and its cell parser, so each value is exactly what
+``load_workbook`` gives), but the sheet XML goes through lxml's C parser and only the cells
+asked for reach Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from openpyxl.packaging.relationship import get_dependents, get_rels_path
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.utils.cell import column_index_from_string
+from openpyxl.worksheet._reader import CELL_TAG, FORMULA_TAG, ROW_TAG, WorkSheetParser
+from openpyxl.worksheet.table import Table
+from openpyxl.xml.functions import fromstring
+
+# What a cell reader sees of hostile XML: no entities expanded, nothing fetched, no huge nodes.
+_SAFE = {"resolve_entities": False, "no_network": True, "huge_tree": False}
+_DIGITS = "0123456789"
+
+
+@dataclass
+class Sheet:
+    title: str
+    part: str  # the sheet's part in the package
+    tables: list[Table]
+
+
+class Book:
+    """One xlsx, opened for reading cells: its worksheets (in order, with their tables) and its
+    workbook-wide defined names. Use as a context manager."""
+
+    def __init__(self, path: str | Path):
+        self._reader = r = ExcelReader(str(path), keep_links=False, rich_text=False)
+        try:
+            r.read_manifest()
+            r.read_strings()
+            r.read_workbook()
+            apply_stylesheet(r.archive, r.wb)
+            self.names = r.parser.defined_names.by_sheet().get("global", {})
+            self.sheets: list[Sheet] = []
+            for sheet, rel in r.parser.find_sheets():
+                if rel.target not in r.valid_files or "chartsheet" in rel.Type:
+                    continue
+                rels_path = get_rels_path(rel.target)
+                rels = get_dependents(r.archive, rels_path) if rels_path in r.valid_files else []
+                tables = [Table.from_tree(fromstring(r.archive.read(t.target)))
+                          for t in (rels.find(Table._rel_type) if rels else [])]
+                self.sheets.append(Sheet(sheet.name, rel.target, tables))
+        except BaseException:
+            r.archive.close()
+            raise
+
+    def __enter__(self) -> Book:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._reader.archive.close()
+
+    def sheet(self, title: str) -> Sheet | None:
+        return next((s for s in self.sheets if s.title == title), None)
+
+    def cells(self, sheet: Sheet, area: tuple[int, int, int, int], skip_formulas: set[int] = frozenset()
+              ) -> tuple[dict[tuple[int, int], tuple[object, str]], set[int]]:
+        """The cells of ``sheet`` in ``area`` (min_row, max_row, min_col, max_col), as
+        {(row, column): (value, data_type)} with openpyxl's values and types; formula cells in
+        the columns ``skip_formulas`` are left out, and the rows that had one are returned
+        beside (so a row of formulas only is still seen)."""
+        r = self._reader
+        wb = r.wb
+        parser = WorkSheetParser(None, r.shared_strings, epoch=wb.epoch, date_formats=wb._date_formats,
+                                 timedelta_formats=wb._timedelta_formats)
+        min_row, max_row, min_col, max_col = area
+        out: dict[tuple[int, int], tuple[object, str]] = {}
+        formula_rows: set[int] = set()
+        columns: dict[str, int] = {}
+        with r.archive.open(sheet.part) as src:
+            for _, row_el in etree.iterparse(src, events=("end",), tag=ROW_TAG, **_SAFE):
+                n = row_el.get("r")
+                parser.row_counter = _row_number(n) if n is not None else parser.row_counter + 1
+                parser.col_counter = 0
+                row = parser.row_counter
+                inside = min_row <= row <= max_row
+                for c in row_el.iterchildren(CELL_TAG):
+                    ref = c.get("r")
+                    if ref:
+                        letters = ref.rstrip(_DIGITS)
+                        col = columns.get(letters) or columns.setdefault(letters, column_index_from_string(letters))
+                    else:
+                        col = parser.col_counter + 1
+                    f = c.find(FORMULA_TAG)
+                    if inside and min_col <= col <= max_col:
+                        if f is None or col not in skip_formulas:
+                            cell = parser.parse_cell(c)  # moves the column counter itself
+                            out[(cell["row"], cell["column"])] = (cell["value"], cell["data_type"])
+                            continue
+                        formula_rows.add(row)
+                    parser.col_counter = col
+                    if f is not None and f.get("t") == "shared" and f.text:
+                        # the first cell of a shared formula: the cells that share it are read from it
+                        parser.parse_formula(c)
+                row_el.clear()
+                while row_el.getprevious() is not None:
+                    del row_el.getparent()[0]
+        return out, formula_rows
+
+
+def _row_number(text: str) -> int:
+    """A row's r attribute, as openpyxl reads it (some writers put "3.0")."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not value.is_integer():
+            raise ValueError(f"{text} is not a valid row number") from None
+        return int(value)
