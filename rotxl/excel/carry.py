@@ -119,23 +119,24 @@ def _table_frame(book: cell_reader.Book, sheet: cell_reader.Sheet, table,
     min_col, min_row, max_col, max_row = range_boundaries(table.ref)
     headers = [clean_name(c.name) for c in table.tableColumns][: max_col - min_col + 1]
     # the derived columns' formulas are the build's own: only a value typed over one is read
-    skip = {min_col + j for j, h in enumerate(headers) if h in formula_columns}
-    cells, formula_rows = book.cells(sheet, (min_row + 1, max_row, min_col, min_col + len(headers) - 1), skip)
+    derived = {min_col + j: h for j, h in enumerate(headers) if h in formula_columns}
+    cells, formula_rows = book.cells(sheet, (min_row + 1, max_row, min_col, min_col + len(headers) - 1), set(derived))
     data: dict[int, dict[int, object]] = {r: {} for r in formula_rows}
-    for (r, c), (v, t) in cells.items():
-        v = _value(v, t, r)
-        if v is not None:
-            data.setdefault(r, {})[c - min_col] = v
-    rows = sorted(data)
-    frame = pd.DataFrame({h: [data[r].get(j) for r in rows] for j, h in enumerate(headers)}, dtype=object)
-    frame["_row"] = rows
     typed_over = []
-    for h in formula_columns & set(headers):
-        col = frame[h]
-        for r, v in zip(frame["_row"][col.notna()], col[col.notna()]):
-            if not isinstance(v, Formula):
-                typed_over.append((r, h, v))
-    return frame.drop(columns=[h for h in headers if h in formula_columns]), typed_over
+    for (r, c), (v, t) in sorted(cells.items()):
+        v = _value(v, t, r)
+        if v is None:
+            continue
+        row = data.setdefault(r, {})
+        if c in derived:
+            typed_over.append((r, derived[c], v))
+        else:
+            row[c - min_col] = v
+    rows = sorted(data)
+    frame = pd.DataFrame({h: [data[r].get(j) for r in rows] for j, h in enumerate(headers) if h not in formula_columns},
+                         dtype=object)
+    frame["_row"] = rows
+    return frame, typed_over
 
 
 def _own_sheet(ws) -> tuple[OwnSheet, list[str]]:

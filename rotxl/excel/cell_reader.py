@@ -19,13 +19,14 @@ from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils.cell import column_index_from_string
-from openpyxl.worksheet._reader import CELL_TAG, FORMULA_TAG, ROW_TAG, WorkSheetParser
+from openpyxl.worksheet._reader import CELL_TAG, FORMULA_TAG, INLINE_STRING, ROW_TAG, WorkSheetParser
 from openpyxl.worksheet.table import Table
 from openpyxl.xml.functions import fromstring
 
 # What a cell reader sees of hostile XML: no entities expanded, nothing fetched, no huge nodes.
 _SAFE = {"resolve_entities": False, "no_network": True, "huge_tree": False}
 _DIGITS = "0123456789"
+_TEXT_TAG = INLINE_STRING.replace("}is", "}t")
 
 
 @dataclass
@@ -89,21 +90,24 @@ class Book:
                 parser.row_counter = _row_number(n) if n is not None else parser.row_counter + 1
                 parser.col_counter = 0
                 row = parser.row_counter
-                inside = min_row <= row <= max_row
                 for c in row_el.iterchildren(CELL_TAG):
                     ref = c.get("r")
                     if ref:
                         letters = ref.rstrip(_DIGITS)
                         col = columns.get(letters) or columns.setdefault(letters, column_index_from_string(letters))
+                        at = int(ref[len(letters):])
                     else:
-                        col = parser.col_counter + 1
+                        col, at = parser.col_counter + 1, row
                     f = c.find(FORMULA_TAG)
-                    if inside and min_col <= col <= max_col:
-                        if f is None or col not in skip_formulas:
+                    if min_row <= at <= max_row and min_col <= col <= max_col:
+                        if f is None and c.get("t") == "inlineStr" and (text := _plain_inline(c)) is not None:
+                            out[(at, col)] = (text, "s")  # what parse_cell makes of it, in a tenth of the time
+                        elif f is None or col not in skip_formulas:
                             cell = parser.parse_cell(c)  # moves the column counter itself
                             out[(cell["row"], cell["column"])] = (cell["value"], cell["data_type"])
                             continue
-                        formula_rows.add(row)
+                        else:
+                            formula_rows.add(at)
                     parser.col_counter = col
                     if f is not None and f.get("t") == "shared" and f.text:
                         # the first cell of a shared formula: the cells that share it are read from it
@@ -112,6 +116,15 @@ class Book:
                 while row_el.getprevious() is not None:
                     del row_el.getparent()[0]
         return out, formula_rows
+
+
+def _plain_inline(c) -> str | None:
+    """The text of an inline string of one plain run (<is><t>text</t></is>, as openpyxl writes
+    them), or None for anything else (rich text, phonetic runs), left to openpyxl."""
+    is_ = c.find(INLINE_STRING)
+    if is_ is None or len(is_) != 1 or is_[0].tag != _TEXT_TAG:
+        return None
+    return is_[0].text or ""
 
 
 def _row_number(text: str) -> int:

@@ -644,25 +644,29 @@ def _personal_settings(read, listed, base, report) -> dict[str, dict[str, object
     """Per file, the personal settings its owner typed (now, or on an earlier build: sticky)."""
     out: dict[str, dict[str, object]] = {}
     b = base[base["tbl"] == "Settings"]
+    read_now = {n for n, wb in read.items() if isinstance(wb, carry.OwnerWorkbook)}
+    # only the workbooks read now and those with a setting typed before can have one to carry
+    b = b[b["file"].isin(pd.Index(list(read_now))) | (b["typed"] == 1)]
     by_file = {f: g.set_index("col") for f, g in b.groupby("file")}
     none = b.iloc[:0].set_index("col")
-    for r in listed.itertuples():
-        mine = by_file.get(r.name, none)
-        wb = read.get(r.name)
+    for name in listed["name"]:
+        if name not in read_now and name not in by_file:
+            continue
+        mine = by_file.get(name, none)
         values: dict[str, object] = {}
-        if isinstance(wb, carry.OwnerWorkbook):
-            for name, value in wb.settings.items():
+        if name in read_now:
+            for setting, value in read[name].settings.items():
                 norm = state.normalise([value])[0][0]
-                was = mine["written_value"].get(name, None)
-                if (was is not None and norm != was) or int(mine["typed"].get(name, 0) or 0):
-                    values[name] = value
+                was = mine["written_value"].get(setting, None)
+                if (was is not None and norm != was) or int(mine["typed"].get(setting, 0) or 0):
+                    values[setting] = value
         else:
-            for name, row in mine[mine["typed"] == 1].iterrows():
-                values[name] = state.restore(row["written_value"], row["kind"])
+            for setting, row in mine[mine["typed"] == 1].iterrows():
+                values[setting] = state.restore(row["written_value"], row["kind"])
         if values:
-            out[r.name] = values
-            for name, value in values.items():
-                report.append(rebuild_report.entry("Setting carried", "Settings", "", name, value, file=r.name))
+            out[name] = values
+            for setting, value in values.items():
+                report.append(rebuild_report.entry("Setting carried", "Settings", "", setting, value, file=name))
     return out
 
 
