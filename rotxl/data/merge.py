@@ -78,7 +78,7 @@ def id_keys(ids: pd.Series, group: pd.Series | None = None, blank_prefix: str = 
 
 
 def has_id(keys: np.ndarray) -> np.ndarray:
-    return ~pd.Series(keys, dtype=object).str.startswith("\x01").to_numpy(dtype=bool)
+    return np.fromiter((not k.startswith("\x01") for k in keys), dtype=bool, count=len(keys))
 
 
 def crm_headers(export: pd.DataFrame, fields: list[str], reserved: list[str]) -> pd.DataFrame:
@@ -130,6 +130,21 @@ def written_norms(s: pd.Series, header: str) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ok, norm_u[at], ""), np.where(ok, kind_u[at], "s")
 
 
+def written_norms_of(df: pd.DataFrame, headers: list[str]) -> dict[str, np.ndarray]:
+    """The normalised text (written_norms) of several columns, one pass per kind of column
+    (numbers, dates, the rest): on a few thousand rows the passes, not the values, cost."""
+    out: dict[str, np.ndarray] = {}
+    for group in ([h for h in headers if h in NUMERIC_COLUMNS], [h for h in headers if h in DATE_COLUMNS],
+                  [h for h in headers if h not in NUMERIC_COLUMNS and h not in DATE_COLUMNS]):
+        if not group:
+            continue
+        values = np.concatenate([df[h].to_numpy(dtype=object) for h in group]) if len(df) else np.array([], dtype=object)
+        norm = written_norms(pd.Series(values, dtype=object), group[0])[0]
+        for h, part in zip(group, np.split(norm, np.arange(1, len(group)) * len(df))):
+            out[h] = part
+    return out
+
+
 def _as_written(u: pd.Series, header: str) -> np.ndarray:
     """rotxl.data.io.typed_values, vectorised: numbers in number columns and dates in date columns
     become numbers and dates, as the workbook writer writes them."""
@@ -163,18 +178,22 @@ def rebuild_table(
     base: pd.DataFrame,
     ever_exported: set[str],
     from_state: Collection[str] = (),
+    export_norms: dict[str, np.ndarray] | None = None,
 ) -> Merged:
     """Merge one table. ``theirs``: every owner workbook's rows, with META columns (_key from
     id_keys per file, _file, _owner, _saved, _row). ``base``: the state's cells of the same files
     (file, key, col, export_value, written_value, typed). ``ever_exported``: keys that came from an
     export before (rows that leave the export now are kept and marked). ``from_state``: files
     whose rows in ``theirs`` were rebuilt from ``base`` (unchanged since written, or unreadable):
-    their cells are what was written, so only their typed flags are looked at."""
+    their cells are what was written, so only their typed flags are looked at. ``export_norms``:
+    ``normalised_export(export)``, when worked out beforehand (a build does it while it waits for
+    the workbooks it reads)."""
     id_header = columns[0].header
     spec = [c.header for c in columns]
     export = export.reset_index(drop=True)
     e_key = id_keys(export[id_header]) if id_header in export else id_keys(pd.Series([None] * len(export)), blank_prefix="new")
-    e_key = np.where(has_id(e_key), e_key, np.array([f"\x01new{i}" for i in range(len(export))], dtype=object))
+    no_id = np.flatnonzero(~has_id(e_key))
+    e_key[no_id] = [f"\x01new{i}" for i in no_id]
     report: list[dict] = []
     inputs = spec + [h for h in export.columns if h not in spec and h != SYNC_COLUMN]
     t_cols = [h for h in theirs.columns if h not in META and h != SYNC_COLUMN]
@@ -188,7 +207,8 @@ def rebuild_table(
         rows = _rows_to_compare(theirs, base, table, from_state, e_key)
         long = rows[["_key", "_file", "_saved", *compared]].melt(id_vars=["_key", "_file", "_saved"], var_name="col",
                                                                value_name="value")
-        long["norm"] = np.concatenate([_norm_written(rows[h], h) for h in compared])
+        norms_now = written_norms_of(rows, compared)
+        long["norm"] = np.concatenate([norms_now[h] for h in compared])
         b = base[base["tbl"] == table] if len(base) else base
         long = long.merge(b[["file", "key", "col", "export_value", "written_value", "typed"]] if len(b) else
                           pd.DataFrame(columns=["file", "key", "col", "export_value", "written_value", "typed"]),
@@ -211,7 +231,7 @@ def rebuild_table(
         winners = pd.DataFrame(columns=["_key", "col", "value", "norm", "_file", "export_value", "typed_now"])
 
     # ---- export rows with the carried values
-    norms: dict[str, np.ndarray] = {}
+    norms: dict[str, np.ndarray] = dict(export_norms or {})
 
     def export_norm(h: str) -> np.ndarray:
         if h not in norms:
@@ -316,6 +336,12 @@ def rebuild_table(
     return Merged(out[ordered], cells, report, user_cols)
 
 
+def normalised_export(export: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each export column's values normalised as written (the state's export values)."""
+    export = export.reset_index(drop=True)
+    return {h: _norm_written(export[h], h) for h in export.columns if h != SYNC_COLUMN}
+
+
 def _drop_untouched_export_rows_without_id(theirs: pd.DataFrame, base: pd.DataFrame, compared: list[str]) -> pd.DataFrame:
     """A row without an ID that the build wrote from the export, untouched since: the fresh export
     brings its own rows without an ID, so this copy is not kept as well (a row without an ID
@@ -332,8 +358,8 @@ def _drop_untouched_export_rows_without_id(theirs: pd.DataFrame, base: pd.DataFr
     wide = wide.reindex(columns=compared).astype(object).fillna("")
     seen = {(f, *vals) for (f, _), vals in zip(wide.index, wide.itertuples(index=False, name=None))}
     rows = theirs[noid]
-    norms = [_norm_written(rows[h], h) for h in compared]
-    sig = [(f, *vals) for f, vals in zip(rows["_file"], zip(*norms))]
+    norms = written_norms_of(rows, compared)
+    sig = [(f, *vals) for f, vals in zip(rows["_file"], zip(*(norms[h] for h in compared)))]
     drop = np.zeros(len(theirs), dtype=bool)
     drop[np.flatnonzero(noid)] = [s in seen for s in sig]
     return theirs[~drop] if drop.any() else theirs
@@ -351,11 +377,17 @@ def _rows_to_compare(theirs: pd.DataFrame, base: pd.DataFrame, table: str, from_
     if not in_state.any():
         return theirs
     typed = base[(base["tbl"] == table) & (base["typed"] == 1)] if len(base) else base
-    was_typed = pd.MultiIndex.from_arrays([typed["file"].to_numpy(dtype=object), typed["key"].to_numpy(dtype=object)]) \
-        if len(typed) else pd.MultiIndex.from_arrays([[], []])
-    here = pd.MultiIndex.from_arrays([theirs["_file"].to_numpy(dtype=object), theirs["_key"].to_numpy(dtype=object)])
-    gone = ~theirs["_key"].isin(pd.Index(export_keys)).to_numpy()
-    return theirs[~in_state | here.isin(was_typed) | gone]
+    was_typed = pd.Index(_file_keys(typed["file"], typed["key"])) if len(typed) else pd.Index([])
+    check = np.flatnonzero(in_state)
+    keep = ~in_state
+    keep[check] = (pd.Index(_file_keys(theirs["_file"].iloc[check], theirs["_key"].iloc[check])).isin(was_typed)
+                   | ~theirs["_key"].iloc[check].isin(pd.Index(export_keys)).to_numpy())
+    return theirs[keep]
+
+
+def _file_keys(files: pd.Series, keys: pd.Series) -> np.ndarray:
+    """One text per (file, key) pair, to match pairs by hashing."""
+    return files.to_numpy(dtype=object) + "\x00" + keys.to_numpy(dtype=object)
 
 
 def theirs_from_state(base: pd.DataFrame, positions: pd.DataFrame, table: str,

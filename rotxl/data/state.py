@@ -344,10 +344,11 @@ def rebuild_cells(con: sqlite3.Connection, read: list[str], rows: pd.DataFrame,
     con.executemany("INSERT OR IGNORE INTO temp.input_columns VALUES (?,?)",
                     [(t, c) for t, cols in inputs.items() for c in cols])
     fields = "c.file, c.tbl, c.key, c.col, c.export_value, c.written_value, c.kind, c.typed"
+    # CROSS JOIN keeps SQLite's loop over the few wanted rows, each looked up in cells by its key
     query = f"""
         SELECT {fields} FROM cells c WHERE c.file IN (SELECT name FROM temp.read_files)
         UNION ALL
-        SELECT {fields} FROM temp.wanted_rows w JOIN cells c ON c.file = w.file AND c.tbl = w.tbl AND c.key = w.key
+        SELECT {fields} FROM temp.wanted_rows w CROSS JOIN cells c ON c.file = w.file AND c.tbl = w.tbl AND c.key = w.key
         WHERE c.file NOT IN (SELECT name FROM temp.read_files)
         UNION ALL
         SELECT {fields} FROM cells c

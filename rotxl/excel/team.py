@@ -32,7 +32,8 @@ import pandas as pd
 
 from ..data import history, state
 from ..data.io import read_table, typed_values
-from ..data.merge import SYNC_COLUMN, Merged, crm_headers, id_keys, rebuild_table, theirs_from_state, written_norms
+from ..data.merge import (SYNC_COLUMN, Merged, crm_headers, id_keys, normalised_export, rebuild_table, theirs_from_state,
+                          written_norms)
 from ..rules import engine, learn, metrics, plan
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
 from ..rules.settings import Settings, SettingsError
@@ -367,6 +368,7 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
         fresh_keys = {t: pd.Index(id_keys(e[TABLES[t][0][0].header]) if TABLES[t][0][0].header in e else [])
                       for t, e in exports.items()}
         base, positions = _base(con, to_read, exports, fresh_keys)
+        norms = {t: normalised_export(e) for t, e in exports.items()}
         for k, (name, wb) in enumerate(pairs, start=1):
             read[name] = wb
             if isinstance(wb, str):
@@ -378,8 +380,8 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                 "Adopted a workbook of an earlier rotxl", file=n,
                 detail="no build state yet: its own columns, sheets, settings and the values in columns the CRM "
                        "does not fill are taken as typed"))
-        return _merge_and_write(con, accounts, pipeline, exports, fresh_keys, out_dir, as_of, say, currency, force,
-                                listed, read, skip_write, result, pool, tmp_root, base, positions,
+        return _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_dir, as_of, say, currency,
+                                force, listed, read, skip_write, result, pool, tmp_root, base, positions,
                                 _legacy_base(read, legacy), inputs)
     finally:
         if pool:
@@ -391,8 +393,9 @@ def _reserved(table: str) -> list[str]:
     return [c.header for c in columns] + list(derived) + [SYNC_COLUMN]
 
 
-def _merge_and_write(con, accounts, pipeline, exports, fresh_keys, out_dir, as_of, say, currency, force, listed, read,
-                     skip_write, result, pool, tmp_root, base, positions, legacy_base, inputs: BuildInputs) -> TeamBuild:
+def _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_dir, as_of, say, currency, force, listed,
+                     read, skip_write, result, pool, tmp_root, base, positions, legacy_base, inputs: BuildInputs
+                     ) -> TeamBuild:
     say("Merging")
     kinds = {t: state.column_kinds(con, t) for t in TABLES}
     if len(legacy_base):
@@ -415,7 +418,7 @@ def _merge_and_write(con, accounts, pipeline, exports, fresh_keys, out_dir, as_o
                            for f, row in zip(filled.index, filled.to_numpy(dtype=bool))}
         b = base[base["tbl"] == table]
         ever = set(state.export_ids(con, table)) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
-        m = rebuild_table(table, columns, export, theirs, b, ever, from_state)
+        m = rebuild_table(table, columns, export, theirs, b, ever, from_state, norms[table])
         merged[table] = m
         report += m.report
     for name, wb in read.items():
@@ -530,7 +533,7 @@ def _merge_and_write(con, accounts, pipeline, exports, fresh_keys, out_dir, as_o
     result.backups = backups if replaced else None
     for n in replaced:  # before the state moves on: a build killed after its commit is finished by the next one
         backups.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(out_dir / n, backups / n)
+        _backup(out_dir / n, backups / n)
     _save_state(con, build_id, force, merged, written, layout, accounts, pipeline, listed, file_owner, tmp_dir, owners,
                 names, skip_write, typed_settings)
     for n, (task, _) in sorted(written.items()):
@@ -557,6 +560,15 @@ def _merge_and_write(con, accounts, pipeline, exports, fresh_keys, out_dir, as_o
             result.failed[ROLLUP_NAME] = f"{rollup_path.name} is locked (open in Excel?): close it and build again"
     say(f"Team Rollup: {result.failed.get(ROLLUP_NAME, rollup_path.name)}")
     return result
+
+
+def _backup(path: Path, to: Path) -> None:
+    """Keep the workbook about to be replaced. A hard link where the disk has them: the build
+    renames a new file over the old one, so the link holds the old bytes without a copy."""
+    try:
+        os.link(path, to)
+    except OSError:
+        shutil.copy2(path, to)
 
 
 def _live_as_of(s: Settings) -> Settings:
