@@ -32,8 +32,8 @@ import pandas as pd
 
 from ..data import history, state
 from ..data.io import read_table, typed_values
-from ..data.merge import (SYNC_COLUMN, Merged, crm_headers, id_keys, normalised_export, rebuild_table, theirs_from_state,
-                          written_norms)
+from ..data.merge import (META, SYNC_COLUMN, Merged, crm_headers, id_keys, normalised_export, rebuild_table,
+                          theirs_from_state, written_norms)
 from ..rules import engine, learn, metrics, plan
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
 from ..rules.settings import Settings, SettingsError
@@ -244,13 +244,12 @@ def _theirs(read: dict[str, object], listed: pd.DataFrame, base: pd.DataFrame, p
     return pd.concat([f.astype(object) for f in frames], ignore_index=True), set(from_state)
 
 
-def _changed_ids(con, fresh_keys: dict[str, pd.Index]) -> tuple[int, int]:
+def _changed_ids(previous: dict[str, pd.Index], fresh_keys: dict[str, pd.Index]) -> tuple[int, int]:
     """(previous export's IDs, how many of them are in the fresh export), team-wide."""
     total = present = 0
     for table, fresh in fresh_keys.items():
-        prev = state.export_ids(con, table)
-        total += len(prev)
-        present += int(prev.isin(fresh).sum())
+        total += len(previous[table])
+        present += int(previous[table].isin(fresh).sum())
     return total, present
 
 
@@ -400,7 +399,8 @@ def _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_di
     kinds = {t: state.column_kinds(con, t) for t in TABLES}
     if len(legacy_base):
         base = pd.concat([base, legacy_base], ignore_index=True)
-    total, present = _changed_ids(con, fresh_keys)
+    previous_ids = {t: state.export_ids(con, t) for t in TABLES}
+    total, present = _changed_ids(previous_ids, fresh_keys)
     if total >= CHANGED_ID_MIN and present < total / 2 and not force:
         raise ChangedIDs(f"only {present:,} of the {total:,} IDs of the previous export are in this one (IDs re-exported "
                          "in another format?): nothing was written; check the export, or build again with --force")
@@ -412,12 +412,15 @@ def _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_di
         theirs, from_state = _theirs(read, listed, base, positions, table)
         theirs = theirs.drop(columns=[h for h, k in kinds[table].items() if k == "build" and h in theirs
                                       and h != SYNC_COLUMN])
-        filled = theirs.notna().groupby(theirs["_file"].to_numpy()).any() if len(theirs) else pd.DataFrame()
+        # which of the salesperson's own columns each file has (the rest are the export's)
+        own = [h for h in theirs.columns if h not in META and h != SYNC_COLUMN and h not in export.columns
+               and h not in {c.header for c in columns}]
+        filled = theirs[own].notna().groupby(theirs["_file"].to_numpy()).any() if len(theirs) else pd.DataFrame()
         own_cols[table] = {f: set(filled.columns[row]) | set(read[f].tables[table].columns
                                                               if isinstance(read.get(f), carry.OwnerWorkbook) else ())
                            for f, row in zip(filled.index, filled.to_numpy(dtype=bool))}
         b = base[base["tbl"] == table]
-        ever = set(state.export_ids(con, table)) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
+        ever = set(previous_ids[table]) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
         m = rebuild_table(table, columns, export, theirs, b, ever, from_state, norms[table])
         merged[table] = m
         report += m.report
@@ -739,6 +742,9 @@ def _save_state(con, build_id, force, merged, written, layout, accounts, pipelin
                     (build_id, now, now, len(accounts), len(pipeline), int(force)))
         files = list(written)
         gone = [n for n in listed["name"] if n not in written and n not in skip_write and n not in set(names.values())]
+        if set(listed["name"]) <= set(files) | set(gone):  # every file's state is replaced: SQLite drops the pages at once
+            con.execute("DELETE FROM cells")
+            con.execute("DELETE FROM rows")
         for n in files + gone:
             for table in ("cells", "rows"):
                 con.execute(f"DELETE FROM {table} WHERE file = ?", (n,))
