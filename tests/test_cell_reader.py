@@ -101,7 +101,7 @@ SHEET = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <row r="2" spans="1:6"><c r="A2"><v>1</v></c><c r="B2" s="1"><v>45000.5</v></c><c r="C2"><f t="shared" ref="C2:C4" si="0">A2*2</f><v>2</v></c><c r="D2" t="b"><v>1</v></c><c r="E2"><f t="shared" ref="E2:F2" si="1">$A2+B$2</f></c><c r="F2"><f t="shared" si="1"/></c></row>
 <row><c><v>2</v></c><c t="e"><v>#N/A</v></c><c r="C3"><f t="shared" si="0"/><v>4</v></c><c r="D3" t="d"><v>2026-11-20T10:30:00</v></c></row>
 <row r="4.0"><c r="A4" t="s"><v>1</v></c><c r="C4"><f t="shared" si="0"/></c><c r="D4"><f t="array" ref="D4">SUM(A2:A3)</f><v>3</v></c><c r="E4" s="1"/></row>
-<row r="7"><c r="A7"><v>1E-3</v></c><c r="B7" t="inlineStr"><is><r><t>a</t></r><r><rPr><b/></rPr><t>b</t></r></is></c><c r="C7" t="s"><v>2</v></c></row>
+<row r="7"><c r="A7"><v>1E-3</v></c><c r="B7" t="inlineStr"><is><r><t>a</t></r><r><rPr><b/></rPr><t>b</t></r></is></c><c r="C7" t="s"><v>2</v></c><c r="D7"><v>5</v><f>A7*5</f></c></row>
 </sheetData></worksheet>"""
 STRINGS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="3" uniqueCount="3">
@@ -144,13 +144,16 @@ def test_sheet_xml_as_other_tools_write_it(tmp_path, date1904):
         for name, text in {**PARTS, "xl/workbook.xml": workbook, "xl/worksheets/sheet1.xml": SHEET,
                            "xl/sharedStrings.xml": STRINGS}.items():
             z.writestr(name, text)
-    assert assert_reads_alike(path) == 19
+    assert assert_reads_alike(path) == 20
     assert assert_reads_alike(path, (2, 4, 1, 6), skip=frozenset({3, 5})) == 9
     with Book(path) as book:
         cells, rows = book.cells(book.sheets[0], (2, 4, 1, 6), frozenset({3, 5}))
     assert cells[(2, 6)] == ("=$A2+C$2", "f")  # shared from E2, which was skipped
     assert cells[(3, 1)] == (2, "n") and cells[(3, 2)] == ("#N/A", "e") and rows == {2, 3, 4}
     assert cells[(2, 2)][0] == (dt.datetime(2027, 3, 16, 12) if date1904 else dt.datetime(2023, 3, 15, 12))
+    with Book(path) as book:
+        cells, rows = book.cells(book.sheets[0], (7, 7, 1, 6), frozenset({4}))
+    assert (7, 4) not in cells and rows == {7}  # a formula after its value is still a formula
 
 
 def test_hostile_xml_is_not_expanded(tmp_path):
