@@ -4,9 +4,9 @@ A rebuild reads back each edited workbook's two tables and its named settings. o
 ``load_workbook`` parses every sheet and makes a Cell object for every cell; on a rotxl workbook
 two thirds of the table cells are derived formulas the rebuild does not carry, and the other
 sheets are rotxl's own. Here openpyxl's own parts do the reading (the package, shared strings,
-styles, defined names, tables and its cell parser, so each value is exactly what
-``load_workbook`` gives), but the sheet XML goes through lxml's C parser and only the cells
-asked for reach Python.
+defined names, tables, its date formats and its cell parser, so each value is exactly what
+``load_workbook`` gives; tests/test_cell_reader.py compares the two), but the sheet XML goes
+through lxml's C parser and only the cells asked for reach Python.
 """
 
 from __future__ import annotations
@@ -17,23 +17,24 @@ from pathlib import Path
 from lxml import etree
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.reader.excel import ExcelReader
-from openpyxl.styles.stylesheet import apply_stylesheet
+from openpyxl.styles.numbers import builtin_format_code, is_date_format, is_timedelta_format
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet._reader import CELL_TAG, FORMULA_TAG, INLINE_STRING, ROW_TAG, WorkSheetParser
 from openpyxl.worksheet.table import Table
+from openpyxl.xml.constants import ARC_STYLE, SHEET_MAIN_NS
 from openpyxl.xml.functions import fromstring
 
 # What a cell reader sees of hostile XML: no entities expanded, nothing fetched, no huge nodes.
 _SAFE = {"resolve_entities": False, "no_network": True, "huge_tree": False}
 _DIGITS = "0123456789"
-_TEXT_TAG = INLINE_STRING.replace("}is", "}t")
+_TEXT_TAG = f"{{{SHEET_MAIN_NS}}}t"
 
 
 @dataclass
 class Sheet:
     title: str
     part: str  # the sheet's part in the package
-    tables: list[Table]
+    tables: list[_Table]
 
 
 class Book:
@@ -46,7 +47,7 @@ class Book:
             r.read_manifest()
             r.read_strings()
             r.read_workbook()
-            apply_stylesheet(r.archive, r.wb)
+            self.date_styles, self.timedelta_styles = _date_styles(r.archive, r.wb)
             self.names = r.parser.defined_names.by_sheet().get("global", {})
             self.sheets: list[Sheet] = []
             for sheet, rel in r.parser.find_sheets():
@@ -54,8 +55,7 @@ class Book:
                     continue
                 rels_path = get_rels_path(rel.target)
                 rels = get_dependents(r.archive, rels_path) if rels_path in r.valid_files else []
-                tables = [Table.from_tree(fromstring(r.archive.read(t.target)))
-                          for t in (rels.find(Table._rel_type) if rels else [])]
+                tables = [_Table(r.archive, t.target) for t in (rels.find(Table._rel_type) if rels else [])]
                 self.sheets.append(Sheet(sheet.name, rel.target, tables))
         except BaseException:
             r.archive.close()
@@ -78,8 +78,8 @@ class Book:
         beside (so a row of formulas only is still seen)."""
         r = self._reader
         wb = r.wb
-        parser = WorkSheetParser(None, r.shared_strings, epoch=wb.epoch, date_formats=wb._date_formats,
-                                 timedelta_formats=wb._timedelta_formats)
+        parser = WorkSheetParser(None, r.shared_strings, epoch=wb.epoch, date_formats=self.date_styles,
+                                 timedelta_formats=self.timedelta_styles)
         min_row, max_row, min_col, max_col = area
         out: dict[tuple[int, int], tuple[object, str]] = {}
         formula_rows: set[int] = set()
@@ -118,6 +118,42 @@ class Book:
                 while row_el.getprevious() is not None:
                     del row_el.getparent()[0]
         return out, formula_rows
+
+
+class _Table:
+    """A table part: its name at once, the rest (openpyxl's Table) when asked for."""
+
+    def __init__(self, archive, part: str):
+        self._archive, self._part = archive, part
+        self.name = etree.fromstring(archive.read(part), etree.XMLParser(**_SAFE)).get("name")
+        self._table: Table | None = None
+
+    def __getattr__(self, attr: str):
+        if self._table is None:
+            self._table = Table.from_tree(fromstring(self._archive.read(self._part)))
+        return getattr(self._table, attr)
+
+
+def _date_styles(archive, wb) -> tuple[set[int], set[int]]:
+    """Which cell styles show dates and which durations, as openpyxl's Stylesheet works them out
+    (Stylesheet._normalise_numbers), without building every font, fill and border of the styles."""
+    try:
+        root = etree.fromstring(archive.read(ARC_STYLE), etree.XMLParser(**_SAFE))
+    except KeyError:
+        return wb._date_formats, wb._timedelta_formats
+    custom = {int(n.get("numFmtId")): n.get("formatCode") for n in root.iterfind(f"{{{SHEET_MAIN_NS}}}numFmts/*")}
+    xfs = root.findall(f"{{{SHEET_MAIN_NS}}}cellXfs/{{{SHEET_MAIN_NS}}}xf")
+    if not xfs:  # openpyxl keeps its own defaults
+        return wb._date_formats, wb._timedelta_formats
+    dates, durations = set(), set()
+    for idx, xf in enumerate(xfs):
+        number_format = int(xf.get("numFmtId", 0))
+        fmt = custom[number_format] if number_format in custom else builtin_format_code(number_format)
+        if is_date_format(fmt):
+            dates.add(idx)
+        if is_timedelta_format(fmt):
+            durations.add(idx)
+    return dates, durations
 
 
 def _plain_inline(c) -> str | None:
