@@ -32,8 +32,8 @@ import pandas as pd
 
 from ..data import history, state
 from ..data.io import read_table, typed_values
-from ..data.merge import (META, SYNC_COLUMN, Merged, crm_headers, id_keys, normalised_export, rebuild_table,
-                          theirs_from_state, written_norms)
+from ..data.merge import (META, SYNC_COLUMN, Merged, crm_headers, has_id, id_keys, normalised_export,
+                          rebuild_table, theirs_from_state, written_norms)
 from ..rules import engine, learn, metrics, plan
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
 from ..rules.settings import Settings, SettingsError
@@ -269,7 +269,7 @@ def _base(con, to_read: list[Path], exports: dict[str, pd.DataFrame], fresh_keys
     for table, fresh in fresh_keys.items():
         at = (positions["tbl"] == table).to_numpy()
         keys = positions["key"][at]
-        gone[at] = (~keys.isin(fresh) | keys.str.startswith("\x01")).to_numpy()
+        gone[at] = ~keys.isin(fresh).to_numpy() | ~has_id(keys.to_numpy(dtype=object))
     inputs = {t: [c.header for c in TABLES[t][0]] + [h for h in e.columns if h != SYNC_COLUMN] for t, e in exports.items()}
     return state.rebuild_cells(con, [p.name for p in to_read], positions[gone], inputs), positions
 
