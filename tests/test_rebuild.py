@@ -359,6 +359,30 @@ def test_rows_rebuilt_from_the_state_merge_as_if_compared_cell_by_cell(tmp_path)
         assert any(r["What"] == "Row kept: not in the latest export" for r in every_cell.report)
 
 
+def test_every_workbook_keeps_its_columns_edited_or_not(tmp_path):
+    """A rebuild writes the same table columns into a workbook nobody opened as into one read
+    back (ICP Fit, a column the build fills, was once taken for a salesperson's own, empty
+    column and dropped from the workbooks not read)."""
+    out = tmp_path / "team"
+    accounts = accounts_export().drop(columns=["Industry"])  # nothing to judge ICP fit on: the column is blank
+    _build(out, accounts, pipeline_export())
+
+    def headers(path: Path) -> dict[str, list[str]]:
+        wb = openpyxl.load_workbook(path)
+        return {name: [c.name for c in table(wb, name)[1].tableColumns] for name in ("Accounts", "Pipeline")}
+
+    before = {p.name: headers(p) for p in out.glob("*.xlsx") if p.name != "Team Rollup.xlsx"}
+    assert all("ICP Fit" in h["Accounts"] for h in before.values())
+    wb = openpyxl.load_workbook(out / "Ana.xlsx")
+    ws, _ = table(wb, "Accounts")
+    ws.cell(row_of(ws, "Account ID", "A-03"), columns(ws)["Hours"]).value = 40.5
+    wb.save(out / "Ana.xlsx")
+    for _ in range(2):  # the rebuild, and the one after it (from the state it wrote)
+        result = _build(out, accounts, pipeline_export())
+        assert not result.failed and not result.unreadable
+        assert {p.name: headers(p) for p in out.glob("*.xlsx") if p.name != "Team Rollup.xlsx"} == before
+
+
 def libreoffice_save(paths: list[Path]) -> None:
     """Open and save in LibreOffice (as a salesperson on LibreOffice would), in place."""
     with tempfile.TemporaryDirectory() as tmp:

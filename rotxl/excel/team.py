@@ -50,6 +50,8 @@ _WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 WRITE_META = ["_key", "_owner", "_row", "_file"]
 TABLES = {"Accounts": (ACCOUNT_COLUMNS, ACCOUNT_DERIVED), "Pipeline": (PIPELINE_COLUMNS, PIPELINE_DERIVED)}
+# Columns the build writes as values into the tables (§10): rewritten by every build, never carried.
+BUILD_VALUES = {"Accounts": (metrics.ICP_FIT,), "Pipeline": ()}
 
 
 class ChangedIDs(RuntimeError):
@@ -205,7 +207,8 @@ def _write_owner(task: OwnerTask) -> tuple[str, str | None, str | None, dict]:
             frame = task.accounts if table == "Accounts" else task.pipeline
             # formula: derived; input: from the merged rows; build: values the build fills (not carried)
             layout[table] = {c.name: ("formula" if c.calculatedColumnFormula is not None else
-                                      "input" if c.name in frame.columns else "build")
+                                      "input" if c.name in frame.columns and c.name not in BUILD_VALUES[table]
+                                      else "build")
                              for c in ws.tables[table].tableColumns}
         carry.add_own_sheets(wb, task.sheets)
         wb.properties.title = clean_name(f"rotxl: {task.owner}")[:255]
@@ -410,8 +413,9 @@ def _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_di
     for table, export in exports.items():
         columns, _ = TABLES[table]
         theirs, from_state = _theirs(read, listed, base, positions, table)
-        theirs = theirs.drop(columns=[h for h, k in kinds[table].items() if k == "build" and h in theirs
-                                      and h != SYNC_COLUMN])
+        # what the build fills is not carried (a state written before ICP Fit was marked says "input")
+        theirs = theirs.drop(columns=[h for h in theirs.columns if h != SYNC_COLUMN
+                                      and (kinds[table].get(h) == "build" or h in BUILD_VALUES[table])])
         # which of the salesperson's own columns each file has (the rest are the export's)
         own = [h for h in theirs.columns if h not in META and h != SYNC_COLUMN and h not in export.columns
                and h not in {c.header for c in columns}]
@@ -456,8 +460,8 @@ def _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_di
     team_pipe = team_pipe.assign(**{"Plan Hours": week_plan.pipeline_hours, "Planned Return": week_plan.pipeline_return})
     # §10 ICP Fit: the team's A accounts are what every account is compared with (a value, written by the build)
     fit = metrics.icp_fit(team_acc, inputs.icp_from)
-    team_acc["ICP Fit"] = fit
-    acc = acc.assign(**{"ICP Fit": fit})
+    team_acc[metrics.ICP_FIT] = fit
+    acc = acc.assign(**{metrics.ICP_FIT: fit})
     # The workbooks judge AsOf live (TODAY()) unless a date was given
     owner_settings = settings.with_() if as_of else _live_as_of(settings)
     result.thresholds, result.accounts, result.pipeline = t, team_acc, team_pipe
