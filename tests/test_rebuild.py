@@ -18,6 +18,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
@@ -654,6 +656,18 @@ def test_values_compare_after_normalising():
                                12, 12.0, "12"])
     assert norm[0] == norm[1] and norm[2] == "x" and norm[3] == norm[4] == "" and norm[5] == norm[6]
     assert norm[7] == norm[8] == norm[9] == "12"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.text(),
+    st.from_regex(r"\s*[+-]?\d{0,20}(\.\d{0,20})?([eE][+-]?\d{1,4})?\s*", fullmatch=True),
+    st.sampled_from(["1_000", "\u0661\u0662", "inf", " -0 ", "nan", "1e999", "-0.0", "0.1", "1E+05", ".", "+.5", "\x1c7\x1f"]),
+    st.floats(allow_nan=True), st.integers())))
+def test_normalising_texts_at_once_is_normalising_them_one_by_one(values):
+    norm, kind = state.normalise(values)
+    want = [state._norm_one(v) for v in values]
+    assert list(norm) == [n for n, _ in want] and list(kind) == [k for _, k in want]
 
 
 def test_killed_build_leaves_old_or_new_files_and_a_usable_state(tmp_path):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import socket
 import sqlite3
 from collections.abc import Callable
@@ -264,9 +265,35 @@ def normalise(values: pd.Series | list | np.ndarray) -> tuple[np.ndarray, np.nda
         text[np.isnan(f)] = ""
         norm_u[numeric] = text
         kind_u[numeric] = np.where(np.isnan(f), "s", np.where(np.isinf(f), "s", "n"))
-    for i in np.flatnonzero(~numeric):
+    text = np.fromiter((type(u) is str for u in uniques), dtype=bool, count=len(uniques))
+    if text.any():
+        norm_u[text], kind_u[text] = _norm_texts(uniques[text]), "s"
+    for i in np.flatnonzero(~numeric & ~text):
         norm_u[i], kind_u[i] = _norm_one(uniques[i])
     return norm_u[codes], kind_u[codes]
+
+
+_DECIMAL = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def _norm_texts(values: np.ndarray) -> np.ndarray:
+    """_norm_one over distinct texts, vectorised: trimmed, and a text that reads as a finite
+    number (float() reads it) written as that number. ASCII decimals are read here; the rare text
+    float() might read otherwise (digit separators "1_000", other scripts' digits) goes to
+    _norm_one."""
+    s = pd.Series(values, dtype=object).str.strip()
+    out = s.to_numpy(dtype=object).copy()
+    decimal = s.str.fullmatch(_DECIMAL, flags=re.ASCII).to_numpy(dtype=bool)
+    if decimal.any():
+        f = np.array([float(t) for t in out[decimal]], dtype="float64")
+        finite = np.isfinite(f)
+        number = np.char.mod("%.15g", f).astype(object)
+        number[number == "-0"] = "0"
+        out[np.flatnonzero(decimal)[finite]] = number[finite]
+    odd = ~decimal & ~(s.str.isascii() & ~s.str.contains("_", regex=False)).to_numpy(dtype=bool)
+    for i in np.flatnonzero(odd):
+        out[i] = _norm_one(values[i])[0]
+    return out
 
 
 class Formula(str):
