@@ -290,7 +290,8 @@ def _norm_texts(values: np.ndarray) -> np.ndarray:
         number = np.char.mod("%.15g", f).astype(object)
         number[number == "-0"] = "0"
         out[np.flatnonzero(decimal)[finite]] = number[finite]
-    odd = ~decimal & ~(s.str.isascii() & ~s.str.contains("_", regex=False)).to_numpy(dtype=bool)
+    plain = np.fromiter((t.isascii() and "_" not in t for t in out), dtype=bool, count=len(out))
+    odd = ~decimal & ~plain
     for i in np.flatnonzero(odd):
         out[i] = _norm_one(values[i])[0]
     return out
