@@ -99,8 +99,9 @@ class Book:
                     else:
                         col, at = parser.col_counter + 1, row
                     # the schema puts <f> first; find() costs twenty times more, so only when there is more
-                    first = c[0] if len(c) else None
-                    f = first if first is None or first.tag == FORMULA_TAG else c.find(FORMULA_TAG) if len(c) > 1 else None
+                    f = c[0] if len(c) else None
+                    if f is not None and f.tag != FORMULA_TAG:
+                        f = c.find(FORMULA_TAG) if len(c) > 1 else None
                     if min_row <= at <= max_row and min_col <= col <= max_col:
                         if f is None and c.get("t") == "inlineStr" and (text := _plain_inline(c)) is not None:
                             out[(at, col)] = (text, "s")  # what parse_cell makes of it, in a tenth of the time
