@@ -15,7 +15,7 @@ from openpyxl.cell import MergedCell
 from openpyxl.worksheet.formula import ArrayFormula
 
 from rotxl.data.sample import sample_accounts, sample_pipeline
-from rotxl.excel import carry
+from rotxl.excel import carry, cell_reader
 from rotxl.excel.cell_reader import Book
 from rotxl.excel.workbook import build_workbook
 from spreadsheet import recalculate
@@ -79,6 +79,12 @@ def built(tmp_path_factory) -> Path:
 def test_a_built_workbook_reads_as_openpyxl_reads_it(built):
     assert assert_reads_alike(built / "as_built.xlsx") > 1000
     assert assert_reads_alike(built / "edited.xlsx") > 1000
+
+
+def test_a_sheet_read_in_small_chunks_reads_the_same(built, monkeypatch):
+    """Rows and cells cut across the chunks the sheet XML is parsed in."""
+    monkeypatch.setattr(cell_reader, "_CHUNK", 97)
+    assert_reads_alike(built / "edited.xlsx", (2, 30, 1, 40), skip=frozenset(range(3, 30, 2)))
 
 
 def test_only_the_area_asked_for_and_formulas_skipped_by_column(built):
@@ -154,6 +160,41 @@ def test_sheet_xml_as_other_tools_write_it(tmp_path, date1904):
     with Book(path) as book:
         cells, rows = book.cells(book.sheets[0], (7, 7, 1, 6), frozenset({4}))
     assert (7, 4) not in cells and rows == {7}  # a formula after its value is still a formula
+
+
+# Cells the reader cuts from the bytes before parsing (plain formulas in skipped columns), beside
+# what must stop it: a cell without its reference after a cut one, and CDATA text that looks like a cell.
+CUT = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
+<row r="1"><c r="A1" t="inlineStr"><is><t>ID</t></is></c><c r="B1"><f>1+1</f><v>2</v></c></row>
+<row r="2"><c r="A2"><v>1</v></c><c r="B2" s="0" t="str"><f aca="false">"a"&amp;"b"</f><v>ab</v></c><c r="C2"><f>A2</f><v/></c></row>
+<row r="3"><c r="B3"><f>A3*2</f><v></v></c><c r="C3"><f>A3</f></c></row>
+<row r="4"><c r="A4"><v>4</v></c><c r="B4"><f>A4*2</f><v>8</v></c><c><v>9</v></c><c r="D4"><f>B4</f><v>8</v></c></row>
+<row r="5"><c r="A5" t="inlineStr"><is><t><![CDATA[<c r="B5"><f>X</f><v>1</v></c> kept]]></t></is></c><c r="B5"><f>A5</f></c></row>
+<row r="9"><c r="B9"><f>A9</f><v>0</v></c></row>
+</sheetData></worksheet>"""
+
+
+@pytest.mark.parametrize("sheet", ["cut", "without a reference", "cdata"])
+def test_formula_cells_cut_before_parsing_read_as_openpyxl_reads_them(tmp_path, sheet):
+    xml = CUT if sheet == "without a reference" else CUT.replace("<c><v>9</v></c>", '<c r="C4"><v>9</v></c>')
+    if sheet != "cdata":
+        xml = xml.replace('<![CDATA[<c r="B5"><f>X</f><v>1</v></c> kept]]>', "&lt;c&gt; kept")
+    path = tmp_path / "cut.xlsx"
+    workbook = (f'<workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets><sheet name="Data" sheetId="1" r:id="rId1"/>'
+                "</sheets></workbook>")
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in {**PARTS, "xl/workbook.xml": workbook, "xl/worksheets/sheet1.xml": xml,
+                           "xl/sharedStrings.xml": STRINGS}.items():
+            z.writestr(name, text)
+    assert_reads_alike(path)
+    assert_reads_alike(path, (2, 5, 1, 4), skip=frozenset({2, 3}))
+    with Book(path) as book:
+        cells, rows = book.cells(book.sheets[0], (2, 5, 1, 4), frozenset({2, 3}))
+    assert rows == {2, 3, 4, 5}  # row 3 holds formulas only; row 9 is outside the area
+    assert cells[(4, 3)] == (9, "n") and cells[(4, 4)] == ("=B4", "f")
+    if sheet == "cdata":
+        assert cells[(5, 1)] == ('<c r="B5"><f>X</f><v>1</v></c> kept', "s")
 
 
 def test_hostile_xml_is_not_expanded(tmp_path):

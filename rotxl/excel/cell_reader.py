@@ -11,6 +11,7 @@ through lxml's C parser and only the cells asked for reach Python.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from lxml import etree
 from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.numbers import builtin_format_code, is_date_format, is_timedelta_format
-from openpyxl.utils.cell import column_index_from_string
-from openpyxl.worksheet._reader import CELL_TAG, FORMULA_TAG, INLINE_STRING, ROW_TAG, WorkSheetParser
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
+from openpyxl.worksheet._reader import (CELL_TAG, FORMULA_TAG, INLINE_STRING, ROW_TAG, VALUE_TAG, WorkSheetParser,
+                                        _cast_number)
 from openpyxl.worksheet.table import Table
 from openpyxl.xml.constants import ARC_STYLE, SHEET_MAIN_NS
 from openpyxl.xml.functions import fromstring
@@ -27,6 +29,7 @@ from openpyxl.xml.functions import fromstring
 # What a cell reader sees of hostile XML: no entities expanded, nothing fetched, no huge nodes.
 _SAFE = {"resolve_entities": False, "no_network": True, "huge_tree": False}
 _DIGITS = "0123456789"
+_CHUNK = 1 << 20  # bytes of sheet XML parsed at a time
 _TEXT_TAG = f"{{{SHEET_MAIN_NS}}}t"
 
 
@@ -76,16 +79,24 @@ class Book:
         {(row, column): (value, data_type)} with openpyxl's values and types; formula cells in
         the columns ``skip_formulas`` are left out, and the rows that had one are returned
         beside (so a row of formulas only is still seen)."""
+        try:
+            return self._cells(sheet, area, skip_formulas, _skipped_formula_cells(skip_formulas))
+        except _CellWithoutReference:
+            return self._cells(sheet, area, skip_formulas, None)
+
+    def _cells(self, sheet: Sheet, area: tuple[int, int, int, int], skip_formulas: set[int],
+               skipped: re.Pattern[bytes] | None) -> tuple[dict[tuple[int, int], tuple[object, str]], set[int]]:
         r = self._reader
         wb = r.wb
         parser = WorkSheetParser(None, r.shared_strings, epoch=wb.epoch, date_formats=self.date_styles,
                                  timedelta_formats=self.timedelta_styles)
+        dates = self.date_styles
         min_row, max_row, min_col, max_col = area
         out: dict[tuple[int, int], tuple[object, str]] = {}
         formula_rows: set[int] = set()
         columns: dict[str, int] = {}
         with r.archive.open(sheet.part) as src:
-            for _, row_el in etree.iterparse(src, events=("end",), tag=ROW_TAG, **_SAFE):
+            for row_el in _rows(src, skipped, formula_rows):
                 n = row_el.get("r")
                 parser.row_counter = _row_number(n) if n is not None else parser.row_counter + 1
                 parser.col_counter = 0
@@ -96,6 +107,8 @@ class Book:
                         letters = ref.rstrip(_DIGITS)
                         col = columns.get(letters) or columns.setdefault(letters, column_index_from_string(letters))
                         at = int(ref[len(letters):])
+                    elif skipped is not None:
+                        raise _CellWithoutReference  # its column follows the cells before it, some of them cut
                     else:
                         col, at = parser.col_counter + 1, row
                     # the schema puts <f> first; find() costs twenty times more, so only when there is more
@@ -103,8 +116,14 @@ class Book:
                     if f is not None and f.tag != FORMULA_TAG:
                         f = c.find(FORMULA_TAG) if len(c) > 1 else None
                     if min_row <= at <= max_row and min_col <= col <= max_col:
-                        if f is None and c.get("t") == "inlineStr" and (text := _plain_inline(c)) is not None:
-                            out[(at, col)] = (text, "s")  # what parse_cell makes of it, in a tenth of the time
+                        # what parse_cell makes of plain inline text and of numbers, in a fraction of the time
+                        t = c.get("t")
+                        if f is None and t == "inlineStr" and (text := _plain_inline(c)) is not None:
+                            out[(at, col)] = (text, "s")
+                        elif (f is None and (t is None or t == "n") and len(c) == 1 and c[0].tag == VALUE_TAG
+                              and int(c.get("s") or 0) not in dates):
+                            text = c[0].text
+                            out[(at, col)] = (_cast_number(text) if text else None, "n")
                         elif f is None or col not in skip_formulas:
                             cell = parser.parse_cell(c)  # moves the column counter itself
                             out[(cell["row"], cell["column"])] = (cell["value"], cell["data_type"])
@@ -118,7 +137,51 @@ class Book:
                 row_el.clear()
                 while row_el.getprevious() is not None:
                     del row_el.getparent()[0]
-        return out, formula_rows
+        return out, {r for r in formula_rows if min_row <= r <= max_row}
+
+
+def _skipped_formula_cells(columns: set[int]) -> re.Pattern[bytes] | None:
+    """A cell of one of ``columns`` holding a plain formula, as rotxl, Excel and LibreOffice
+    write it: <c r="C3" s="28"><f>...</f><v>...</v></c>, the row number captured."""
+    if not columns:
+        return None
+    letters = b"|".join(get_column_letter(c).encode() for c in sorted(columns))
+    return re.compile(rb'<c r="(?:' + letters + rb')(\d+)"(?: [a-zA-Z]+="[^"<>]*")*>'
+                      rb'<f(?: aca="(?:false|true)")?>[^<]*</f>(?:<v>[^<]*</v>|<v/>)?</c>')
+
+
+class _CellWithoutReference(Exception):
+    """A cell without its r="..." in a sheet whose formula cells were cut: read it again whole."""
+
+
+def _rows(src, skipped: re.Pattern[bytes] | None, formula_rows: set[int]):
+    """The <row> elements of a sheet part, parsed a chunk at a time. Nine tenths of a rotxl
+    table's XML is the derived columns' formula text, which the rebuild does not read: with
+    ``skipped`` those cells are cut from the bytes before lxml sees them (their rows added to
+    ``formula_rows``), which is what the caller would do with them. A chunk with CDATA (whose
+    text could look like a cell) is left whole."""
+    parser = etree.XMLPullParser(events=("end",), tag=ROW_TAG, **_SAFE)
+    rest = b""
+    while True:
+        data = src.read(_CHUNK)
+        chunk = rest + data
+        end = chunk.rfind(b"</row>") + len(b"</row>") if data else len(chunk)
+        if end < len(b"</row>"):
+            rest = chunk
+            continue
+        chunk, rest = chunk[:end], chunk[end:]
+        if skipped is not None and b"<![CDATA[" not in chunk:
+            pieces = skipped.split(chunk)
+            formula_rows.update(map(int, pieces[1::2]))
+            chunk = b"".join(pieces[::2])
+        parser.feed(chunk)
+        for _, row_el in parser.read_events():
+            yield row_el
+        if not data:
+            break
+    parser.close()
+    for _, row_el in parser.read_events():
+        yield row_el
 
 
 class _Table:
