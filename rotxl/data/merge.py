@@ -179,6 +179,7 @@ def rebuild_table(
     ever_exported: set[str],
     from_state: Collection[str] = (),
     export_norms: dict[str, np.ndarray] | None = None,
+    export_keys: np.ndarray | None = None,
 ) -> Merged:
     """Merge one table. ``theirs``: every owner workbook's rows, with META columns (_key from
     id_keys per file, _file, _owner, _saved, _row). ``base``: the state's cells of the same files
@@ -186,16 +187,14 @@ def rebuild_table(
     export before (rows that leave the export now are kept and marked). ``from_state``: files
     whose rows in ``theirs`` were rebuilt from ``base`` (unchanged since written, or unreadable):
     their cells are what was written, so only their typed flags are looked at. ``export_norms``:
-    ``normalised_export(export)``, when worked out beforehand (a build does it while it waits for
-    the workbooks it reads)."""
-    id_header = columns[0].header
-    spec = [c.header for c in columns]
+    ``normalised_export(export)``, ``export_keys``: ``export_id_keys(export, columns)``, when
+    worked out beforehand (a build does both while it waits for the workbooks it reads)."""
     export = export.reset_index(drop=True)
-    e_key = id_keys(export[id_header]) if id_header in export else id_keys(pd.Series([None] * len(export)), blank_prefix="new")
+    e_key = np.array(export_id_keys(export, columns) if export_keys is None else export_keys, dtype=object)
     no_id = np.flatnonzero(~has_id(e_key))
     e_key[no_id] = [f"\x01new{i}" for i in no_id]
     report: list[dict] = []
-    inputs = spec + [h for h in export.columns if h not in spec and h != SYNC_COLUMN]
+    inputs = input_columns(columns, export)
     t_cols = [h for h in theirs.columns if h not in META and h != SYNC_COLUMN]
     compared = [h for h in inputs if h in t_cols]
     user_cols = [h for h in t_cols if h not in inputs]
@@ -334,6 +333,20 @@ def rebuild_table(
         cells[h] = (ev, ty)
     ordered = inputs + [SYNC_COLUMN] + user_cols + ["_key", "_owner", "_row", "_file"]
     return Merged(out[ordered], cells, report, user_cols)
+
+
+def input_columns(columns: tuple[Column, ...], export: pd.DataFrame) -> list[str]:
+    """A table's input columns on this build: its own fields, then the export's other columns."""
+    spec = [c.header for c in columns]
+    return spec + [h for h in export.columns if h not in spec and h != SYNC_COLUMN]
+
+
+def export_id_keys(export: pd.DataFrame, columns: tuple[Column, ...]) -> np.ndarray:
+    """id_keys of an export's ID column (a key of its own for each row when it has none)."""
+    id_header = columns[0].header
+    if id_header in export:
+        return id_keys(export[id_header])
+    return id_keys(pd.Series([None] * len(export)), blank_prefix="new")
 
 
 def normalised_export(export: pd.DataFrame) -> dict[str, np.ndarray]:

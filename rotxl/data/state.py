@@ -342,15 +342,9 @@ def files(con: sqlite3.Connection) -> pd.DataFrame:
     return pd.read_sql_query("SELECT owner, name, sha256, saved_at, own_sheets FROM files", con)
 
 
-def cells(con: sqlite3.Connection, file_names: list[str] | None = None) -> pd.DataFrame:
-    """The cells written, all or those of some files, as a long frame."""
-    query = "SELECT file, tbl, key, col, export_value, written_value, kind, typed FROM cells"
-    if file_names is None:
-        return pd.read_sql_query(query, con)
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (name TEXT PRIMARY KEY)")
-    con.execute("DELETE FROM wanted")
-    con.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(n,) for n in file_names])
-    return pd.read_sql_query(query + " WHERE file IN (SELECT name FROM wanted)", con)
+def cells(con: sqlite3.Connection) -> pd.DataFrame:
+    """Every cell written, as a long frame (a rebuild loads only what it needs: rebuild_cells)."""
+    return pd.read_sql_query("SELECT file, tbl, key, col, export_value, written_value, kind, typed FROM cells", con)
 
 
 def rebuild_cells(con: sqlite3.Connection, read: list[str], rows: pd.DataFrame,

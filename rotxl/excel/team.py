@@ -32,8 +32,8 @@ import pandas as pd
 
 from ..data import history, state
 from ..data.io import read_table, typed_values
-from ..data.merge import (META, SYNC_COLUMN, Merged, crm_headers, has_id, id_keys, normalised_export,
-                          rebuild_table, theirs_from_state, written_norms)
+from ..data.merge import (META, SYNC_COLUMN, Merged, crm_headers, export_id_keys, has_id, id_keys, input_columns,
+                          normalised_export, rebuild_table, theirs_from_state, written_norms)
 from ..rules import engine, learn, metrics, plan
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
 from ..rules.settings import Settings, SettingsError
@@ -273,7 +273,7 @@ def _base(con, to_read: list[Path], exports: dict[str, pd.DataFrame], fresh_keys
         at = (positions["tbl"] == table).to_numpy()
         keys = positions["key"][at]
         gone[at] = ~keys.isin(fresh).to_numpy() | ~has_id(keys.to_numpy(dtype=object))
-    inputs = {t: [c.header for c in TABLES[t][0]] + [h for h in e.columns if h != SYNC_COLUMN] for t, e in exports.items()}
+    inputs = {t: input_columns(TABLES[t][0], e) for t, e in exports.items()}
     return state.rebuild_cells(con, [p.name for p in to_read], positions[gone], inputs), positions
 
 
@@ -365,10 +365,11 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                 pairs = ((futures[f].name, f.result()) for f in as_completed(futures))
             else:
                 pairs = ((p.name, _read_one(p, formula_columns, rotxl_sheets)) for p in to_read)
-        # What was written last time, loaded while the workers read the changed workbooks.
+        # What was written last time, and the export's keys and values, worked out while the workers
+        # read the changed workbooks.
         exports = {"Accounts": _prepared_export("Accounts", accounts), "Pipeline": _prepared_export("Pipeline", pipeline)}
-        fresh_keys = {t: pd.Index(id_keys(e[TABLES[t][0][0].header]) if TABLES[t][0][0].header in e else [])
-                      for t, e in exports.items()}
+        keys = {t: export_id_keys(e, TABLES[t][0]) for t, e in exports.items()}
+        fresh_keys = {t: pd.Index(k[has_id(k)]) for t, k in keys.items()}
         base, positions = _base(con, to_read, exports, fresh_keys)
         norms = {t: normalised_export(e) for t, e in exports.items()}
         for k, (name, wb) in enumerate(pairs, start=1):
@@ -382,8 +383,8 @@ def _build(con, accounts, pipeline, out_dir: Path, as_of, jobs, say, currency, f
                 "Adopted a workbook of an earlier rotxl", file=n,
                 detail="no build state yet: its own columns, sheets, settings and the values in columns the CRM "
                        "does not fill are taken as typed"))
-        return _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_dir, as_of, say, currency,
-                                force, listed, read, skip_write, result, pool, tmp_root, base, positions,
+        return _merge_and_write(con, accounts, pipeline, exports, norms, keys, fresh_keys, out_dir, as_of, say,
+                                currency, force, listed, read, skip_write, result, pool, tmp_root, base, positions,
                                 _legacy_base(read, legacy), inputs)
     finally:
         if pool:
@@ -395,8 +396,8 @@ def _reserved(table: str) -> list[str]:
     return [c.header for c in columns] + list(derived) + [SYNC_COLUMN]
 
 
-def _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_dir, as_of, say, currency, force, listed,
-                     read, skip_write, result, pool, tmp_root, base, positions, legacy_base, inputs: BuildInputs
+def _merge_and_write(con, accounts, pipeline, exports, norms, keys, fresh_keys, out_dir, as_of, say, currency, force,
+                     listed, read, skip_write, result, pool, tmp_root, base, positions, legacy_base, inputs: BuildInputs
                      ) -> TeamBuild:
     say("Merging")
     kinds = {t: state.column_kinds(con, t) for t in TABLES}
@@ -417,15 +418,15 @@ def _merge_and_write(con, accounts, pipeline, exports, norms, fresh_keys, out_di
         theirs = theirs.drop(columns=[h for h in theirs.columns if h != SYNC_COLUMN
                                       and (kinds[table].get(h) == "build" or h in BUILD_VALUES[table])])
         # which of the salesperson's own columns each file has (the rest are the export's)
-        own = [h for h in theirs.columns if h not in META and h != SYNC_COLUMN and h not in export.columns
-               and h not in {c.header for c in columns}]
+        export_side = set(input_columns(columns, export))
+        own = [h for h in theirs.columns if h not in META and h != SYNC_COLUMN and h not in export_side]
         filled = theirs[own].notna().groupby(theirs["_file"].to_numpy()).any() if len(theirs) else pd.DataFrame()
         own_cols[table] = {f: set(filled.columns[row]) | set(read[f].tables[table].columns
                                                               if isinstance(read.get(f), carry.OwnerWorkbook) else ())
                            for f, row in zip(filled.index, filled.to_numpy(dtype=bool))}
         b = base[base["tbl"] == table]
         ever = set(previous_ids[table]) | set(b.loc[(b["col"] == columns[0].header) & (b["export_value"] != ""), "key"])
-        m = rebuild_table(table, columns, export, theirs, b, ever, from_state, norms[table])
+        m = rebuild_table(table, columns, export, theirs, b, ever, from_state, norms[table], keys[table])
         merged[table] = m
         report += m.report
     for name, wb in read.items():
