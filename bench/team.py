@@ -151,6 +151,9 @@ def team(owners: int, repeats: int) -> None:
           f"{med(again, 1) / med(first, 1):6.2f}x cpu   (target <= 1.1)")
     print(f"  ratio first build / floor       {med(first, 0) / med(floor, 0):6.2f}x wall   "
           f"{med(first, 1) / med(floor, 1):6.2f}x cpu")
+    if repeats > 1:
+        print("  each repeat, rebuild / first    " + "   ".join(f"{a[0] / f[0]:.2f}x wall {a[1] / f[1]:.2f}x cpu"
+                                                          for f, a in zip(first, again)))
 
 
 def merge_inputs(n: int):
