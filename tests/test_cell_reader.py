@@ -141,15 +141,20 @@ PARTS = {
 }
 
 
-@pytest.mark.parametrize("date1904", [False, True])
-def test_sheet_xml_as_other_tools_write_it(tmp_path, date1904):
-    path = tmp_path / "other.xlsx"
+def one_sheet_workbook(path: Path, sheet_xml: str, date1904: bool = False) -> Path:
+    """An xlsx of one sheet "Data" holding ``sheet_xml``, with STRINGS and two cell styles."""
     workbook = (f'<workbook xmlns="{MAIN}" xmlns:r="{REL}"><workbookPr date1904="{int(date1904)}"/>'
                 '<sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>')
     with zipfile.ZipFile(path, "w") as z:
-        for name, text in {**PARTS, "xl/workbook.xml": workbook, "xl/worksheets/sheet1.xml": SHEET,
+        for name, text in {**PARTS, "xl/workbook.xml": workbook, "xl/worksheets/sheet1.xml": sheet_xml,
                            "xl/sharedStrings.xml": STRINGS}.items():
             z.writestr(name, text)
+    return path
+
+
+@pytest.mark.parametrize("date1904", [False, True])
+def test_sheet_xml_as_other_tools_write_it(tmp_path, date1904):
+    path = one_sheet_workbook(tmp_path / "other.xlsx", SHEET, date1904)
     assert assert_reads_alike(path) == 20
     assert assert_reads_alike(path, (2, 4, 1, 6), skip=frozenset({3, 5})) == 9
     with Book(path) as book:
@@ -180,13 +185,7 @@ def test_formula_cells_cut_before_parsing_read_as_openpyxl_reads_them(tmp_path, 
     xml = CUT if sheet == "without a reference" else CUT.replace("<c><v>9</v></c>", '<c r="C4"><v>9</v></c>')
     if sheet != "cdata":
         xml = xml.replace('<![CDATA[<c r="B5"><f>X</f><v>1</v></c> kept]]>', "&lt;c&gt; kept")
-    path = tmp_path / "cut.xlsx"
-    workbook = (f'<workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets><sheet name="Data" sheetId="1" r:id="rId1"/>'
-                "</sheets></workbook>")
-    with zipfile.ZipFile(path, "w") as z:
-        for name, text in {**PARTS, "xl/workbook.xml": workbook, "xl/worksheets/sheet1.xml": xml,
-                           "xl/sharedStrings.xml": STRINGS}.items():
-            z.writestr(name, text)
+    path = one_sheet_workbook(tmp_path / "cut.xlsx", xml)
     assert_reads_alike(path)
     assert_reads_alike(path, (2, 5, 1, 4), skip=frozenset({2, 3}))
     with Book(path) as book:
