@@ -6,11 +6,13 @@ without references, ISO dates, errors, the 1904 calendar)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+from lxml import etree
 from openpyxl.cell import MergedCell
 from openpyxl.worksheet.formula import ArrayFormula
 
@@ -194,6 +196,24 @@ def test_formula_cells_cut_before_parsing_read_as_openpyxl_reads_them(tmp_path, 
     assert cells[(4, 3)] == (9, "n") and cells[(4, 4)] == ("=B4", "f")
     if sheet == "cdata":
         assert cells[(5, 1)] == ('<c r="B5"><f>X</f><v>1</v></c> kept', "s")
+
+
+@pytest.mark.parametrize("xml", ["", "<", '<worksheet xmlns="%s"><sheetData/></worksheet>' % MAIN])
+def test_an_empty_or_broken_sheet_part_ends(tmp_path, xml):
+    got: list = []
+
+    def read() -> None:
+        with Book(one_sheet_workbook(tmp_path / "empty.xlsx", xml)) as book:
+            try:
+                got.append(book.cells(book.sheets[0], BIG, frozenset({1})))
+            except etree.XMLSyntaxError as e:
+                got.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)  # a reader that loops for ever fails the test, not the run
+    reader.start()
+    reader.join(60)
+    assert got, "the reader did not end"
+    assert got[0] == ({}, set()) if xml.startswith("<worksheet") else isinstance(got[0], etree.XMLSyntaxError)
 
 
 def test_hostile_xml_is_not_expanded(tmp_path):

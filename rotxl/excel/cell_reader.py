@@ -6,7 +6,8 @@ two thirds of the table cells are derived formulas the rebuild does not carry, a
 sheets are rotxl's own. Here openpyxl's own parts do the reading (the package, shared strings,
 defined names, tables, its date formats and its cell parser, so each value is exactly what
 ``load_workbook`` gives; tests/test_cell_reader.py compares the two), but the sheet XML goes
-through lxml's C parser and only the cells asked for reach Python.
+through lxml's C parser and only the cells asked for reach Python; the derived columns' formula
+cells are cut from the bytes before lxml parses them.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def _rows(src, skipped: re.Pattern[bytes] | None, formula_rows: set[int]):
         data = src.read(_CHUNK)
         chunk = rest + data
         end = chunk.rfind(b"</row>") + len(b"</row>") if data else len(chunk)
-        if end < len(b"</row>"):
+        if data and end < len(b"</row>"):  # no row ends in it yet
             rest = chunk
             continue
         chunk, rest = chunk[:end], chunk[end:]
