@@ -32,7 +32,6 @@ from .data.io import (
     typed_values,
     write_table,
 )
-from .rules import schema
 from .rules.schema import MissingColumnsError
 from .rules.values import printable
 from .rules.settings import Settings, SettingsError

@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.formula import ArrayFormula
 
-from ..rules.engine import ACTIONS, CONTACT_NOW, FOCUS, PRIORITIES
+from ..rules.engine import CONTACT_NOW, FOCUS, PRIORITIES
 from ..rules.schema import NOT_IN_EXPORT, SYNC_COLUMN
 from ..rules.metrics import SEGMENTS
 from . import table_body

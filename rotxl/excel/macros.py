@@ -761,7 +761,6 @@ __all__.append("learn_from_history")
 def _model_rows(model) -> tuple[list[list[object]], list[tuple[int, int]]]:
     """The Model sheet as values (a snapshot; a build writes the live table and named cells), and
     the (row, column) blocks that hold text from the data (feature names and levels)."""
-    from ..rules import learn
 
     width = 8
     pad = lambda row: list(row) + [""] * (width - len(row))  # noqa: E731

@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 
 from ..data import history, state
-from ..data.io import read_table, typed_values
+from ..data.io import read_table
 from ..data.merge import (META, SYNC_COLUMN, Merged, crm_headers, export_id_keys, has_id, id_keys, input_columns,
                           normalised_export, rebuild_table, theirs_from_state, written_norms)
 from ..rules import engine, learn, metrics, plan
 from ..rules.schema import ACCOUNT_COLUMNS, ACCOUNT_DERIVED, PIPELINE_COLUMNS, PIPELINE_DERIVED
 from ..rules.settings import Settings, SettingsError
-from . import carry, dashboard, report as rebuild_report, rollup, trend, unmatched
+from . import carry, report as rebuild_report, rollup, trend, unmatched
 from .cells import clean_name, put
 from .workbook import build_workbook, save_workbook
 

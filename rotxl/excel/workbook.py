@@ -7,7 +7,6 @@ from rotxl.rules.engine where it sits beside the rule it mirrors. Nothing in the
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -43,7 +42,7 @@ from ..rules.schema import (
     SYNC_COLUMN,
     Column,
 )
-from ..rules.settings import DEFAULT_WEIGHTS, FACTORS, Settings
+from ..rules.settings import FACTORS, Settings
 
 # The schema lets a font's children come in any order, but Excel expects its own order
 # ([MS-OI29500] 2.1.706) and openpyxl writes color before sz. Write them the way Excel does.
