@@ -28,7 +28,7 @@ from openpyxl.worksheet.table import TableColumn
 
 from rotxl.cli import main
 from rotxl.data import state
-from rotxl.data.merge import SYNC_COLUMN, id_keys
+from rotxl.data.merge import SYNC_COLUMN, _base_cells, _file_keys, id_keys
 from rotxl.excel.team import ChangedIDs, build_team, safe_filenames
 from rotxl.rules.engine import NOT_IN_EXPORT
 from spreadsheet import soffice
@@ -317,6 +317,20 @@ def test_a_week_then_a_rebuild_keeps_everything(tmp_path):
     assert "Call list" in openpyxl.load_workbook(out / "Ana.xlsx").sheetnames
     assert settings_of(out / "Ana.xlsx")["CadenceDays"] == 7
     assert not (again.report["What"] == "Typed value replaced by the export").any()
+
+
+def test_the_state_cells_of_rows_are_looked_up_per_column():
+    """merge._base_cells: per column, each row's cell in the state, or none; the first of two
+    copies of a cell (the state holds one; a second would not make a second row)."""
+    b = pd.DataFrame({"file": ["a", "a", "b", "b", "a"], "key": ["1", "1", "1", "2", "1"],
+                      "col": ["Hours", "Margin", "Hours", "Hours", "Hours"],
+                      "export_value": ["3", "", "4", "5", "9"], "written_value": ["7", "0.5", "4", "5", "9"],
+                      "typed": [1, 0, 0, 0, 0]}, index=[10, 11, 12, 13, 14])
+    rows = _file_keys(pd.Series(["b", "a", "c"]), pd.Series(["1", "1", "1"]))
+    export_value, written, typed = _base_cells(b, rows, ["Hours", "Margin", "Aggravation"])
+    assert export_value.tolist() == ["4", "3", None, None, "", None, None, None, None]
+    assert written.tolist() == ["4", "7", "", "", "0.5", "", "", "", ""]
+    assert typed.tolist() == [False, True, False, False, False, False, False, False, False]
 
 
 def test_rows_rebuilt_from_the_state_merge_as_if_compared_cell_by_cell(tmp_path):

@@ -209,12 +209,10 @@ def rebuild_table(
         norms_now = written_norms_of(rows, compared)
         long["norm"] = np.concatenate([norms_now[h] for h in compared])
         b = base[base["tbl"] == table] if len(base) else base
-        long = long.merge(b[["file", "key", "col", "export_value", "written_value", "typed"]] if len(b) else
-                          pd.DataFrame(columns=["file", "key", "col", "export_value", "written_value", "typed"]),
-                          left_on=["_file", "_key", "col"], right_on=["file", "key", "col"], how="left")
-        written = long["written_value"].fillna("").to_numpy(dtype=object)
+        export_value, written, was_typed = _base_cells(b, _file_keys(rows["_file"], rows["_key"]), compared)
+        long["export_value"] = export_value
         long["typed_now"] = long["norm"].to_numpy(dtype=object) != written
-        long["was_typed"] = long["typed"].fillna(0).astype(int).to_numpy() == 1
+        long["was_typed"] = was_typed
         typed = long[long["typed_now"] | long["was_typed"]].sort_values("_saved", ascending=False, kind="stable")
         winners = typed.drop_duplicates(["_key", "col"])
         losers = typed[typed.duplicated(["_key", "col"])]
@@ -396,6 +394,37 @@ def _rows_to_compare(theirs: pd.DataFrame, base: pd.DataFrame, table: str, from_
     keep[check] = (pd.Index(_file_keys(theirs["_file"].iloc[check], theirs["_key"].iloc[check])).isin(was_typed)
                    | ~theirs["_key"].iloc[check].isin(pd.Index(export_keys)).to_numpy())
     return theirs[keep]
+
+
+def _base_cells(b: pd.DataFrame, file_keys: np.ndarray, columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the state holds for each of ``columns`` (one after the other) of the rows ``file_keys``
+    (_file_keys): the export's value (None where the state has no such cell), the value written
+    ("" where none) and whether it was typed. One hashed lookup of the rows per column: a merge on
+    (file, key, column) hashes every cell's three texts."""
+    n = len(file_keys)
+    export_value = np.full(n * len(columns), None, dtype=object)
+    written = np.full(n * len(columns), "", dtype=object)
+    typed = np.zeros(n * len(columns), dtype=bool)
+    if not len(b) or not n:
+        return export_value, written, typed
+    cells_of = pd.Series(np.arange(len(b))).groupby(b["col"].to_numpy(dtype=object)).indices
+    b_keys = _file_keys(b["file"], b["key"])
+    for j, h in enumerate(columns):
+        at = cells_of.get(h)
+        if at is None:
+            continue
+        index = pd.Index(b_keys[at])
+        if not index.is_unique:  # the state has one cell per (file, key, column); be sure of it
+            first = ~index.duplicated()
+            at, index = at[first], index[first]
+        hit = index.get_indexer(file_keys)
+        found = hit >= 0
+        cell = at[hit[found]]
+        span = np.arange(j * n, (j + 1) * n)[found]
+        export_value[span] = b["export_value"].to_numpy(dtype=object)[cell]
+        written[span] = b["written_value"].to_numpy(dtype=object)[cell]
+        typed[span] = b["typed"].to_numpy()[cell] == 1
+    return export_value, written, typed
 
 
 def _file_keys(files: pd.Series, keys: pd.Series) -> np.ndarray:
