@@ -409,6 +409,8 @@ def _base_cells(b: pd.DataFrame, file_keys: np.ndarray, columns: list[str]) -> t
         return export_value, written, typed
     cells_of = pd.Series(np.arange(len(b))).groupby(b["col"].to_numpy(dtype=object)).indices
     b_keys = _file_keys(b["file"], b["key"])
+    b_export, b_written = b["export_value"].to_numpy(dtype=object), b["written_value"].to_numpy(dtype=object)
+    b_typed = b["typed"].to_numpy() == 1
     for j, h in enumerate(columns):
         at = cells_of.get(h)
         if at is None:
@@ -421,9 +423,7 @@ def _base_cells(b: pd.DataFrame, file_keys: np.ndarray, columns: list[str]) -> t
         found = hit >= 0
         cell = at[hit[found]]
         span = np.arange(j * n, (j + 1) * n)[found]
-        export_value[span] = b["export_value"].to_numpy(dtype=object)[cell]
-        written[span] = b["written_value"].to_numpy(dtype=object)[cell]
-        typed[span] = b["typed"].to_numpy()[cell] == 1
+        export_value[span], written[span], typed[span] = b_export[cell], b_written[cell], b_typed[cell]
     return export_value, written, typed
 
 
