@@ -25,7 +25,6 @@ from openpyxl.worksheet._reader import (CELL_TAG, FORMULA_TAG, INLINE_STRING, RO
                                         _cast_number)
 from openpyxl.worksheet.table import Table
 from openpyxl.xml.constants import ARC_STYLE, SHEET_MAIN_NS
-from openpyxl.xml.functions import fromstring
 
 # What a cell reader sees of hostile XML: no entities expanded, nothing fetched, no huge nodes.
 _SAFE = {"resolve_entities": False, "no_network": True, "huge_tree": False}
@@ -186,16 +185,16 @@ def _rows(src, skipped: re.Pattern[bytes] | None, formula_rows: set[int]):
 
 
 class _Table:
-    """A table part: its name at once, the rest (openpyxl's Table) when asked for."""
+    """A table part, parsed once: its name at once, the rest (openpyxl's Table) when asked for."""
 
     def __init__(self, archive, part: str):
-        self._archive, self._part = archive, part
-        self.name = etree.fromstring(archive.read(part), etree.XMLParser(**_SAFE)).get("name")
+        self._tree = etree.fromstring(archive.read(part), etree.XMLParser(**_SAFE))
+        self.name = self._tree.get("name")
         self._table: Table | None = None
 
     def __getattr__(self, attr: str):
         if self._table is None:
-            self._table = Table.from_tree(fromstring(self._archive.read(self._part)))
+            self._table = Table.from_tree(self._tree)
         return getattr(self._table, attr)
 
 
